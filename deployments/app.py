@@ -1,0 +1,28 @@
+"""build_app: the one place where GenPulse is wired, from typed config.
+
+``serve_config.yaml`` points ``import_path`` here; its ``args:`` block (plus ``GENPULSE_*`` environment
+overrides) is validated into ``AppArgs`` once, and an invalid config fails the deploy with a message naming
+each bad field. The graph: ``Ingress(args, DiffusionDeployment(args.diffusion))``; the ingress replicas get
+or create the named detached actors (task store, provider worker pools) at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.serve import Application
+
+from deployments.diffusion import DiffusionDeployment, options_for
+from deployments.ingress import Ingress
+from genpulse.config import AppArgs
+
+
+def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
+    config = AppArgs.load(args)
+    diffusion = DiffusionDeployment.options(**options_for(config.diffusion)).bind(config.diffusion)
+    ingress = Ingress.options(
+        num_replicas=config.server.ingress_replicas,
+        max_ongoing_requests=config.server.max_ongoing_requests,
+        ray_actor_options={"num_cpus": 0},
+    )
+    return ingress.bind(config, diffusion)

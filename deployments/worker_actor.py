@@ -1,0 +1,87 @@
+"""ProviderWorker: a named, detached, restartable actor around ``genpulse.worker.TaskWorker``.
+
+A pool of them per provider (``workers.pool_size``) owns that provider's tasks to the end. They outlive the
+HTTP request, the ingress replica and app redeploys. On (re)start each runs a reconcile loop that adopts its
+own leased tasks and any orphans, so a crash loses no task. ``num_cpus=0``: they wait on I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+from ray import serve
+
+from genpulse.config import AppArgs
+from genpulse.runners import DiffusionRunner, Runner
+from genpulse.storage import open_storage
+from genpulse.tasks import open_store
+from genpulse.worker import TaskWorker
+
+log = logging.getLogger("genpulse.worker")
+
+
+def actor_name(provider: str, index: int) -> str:
+    return f"genpulse-worker-{provider}-{index}"
+
+
+def make_runner(provider: str, app_name: str) -> Runner:
+    if provider == "diffusers":
+        handle = serve.get_deployment_handle("DiffusionDeployment", app_name)
+
+        async def generate(params: dict[str, Any]) -> dict[str, Any]:
+            return await handle.generate.remote(params)
+
+        return DiffusionRunner(generate)
+    raise ValueError(f"no runner for provider {provider!r}")
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
+class ProviderWorker:
+    def __init__(self, name: str, provider: str, args: AppArgs, app_name: str) -> None:
+        self.worker = TaskWorker(
+            name,
+            provider,
+            open_store(args.store, args.namespace),
+            open_storage(args.storage),
+            make_runner(provider, app_name),
+            args.workers,
+        )
+        self._interval = args.workers.reconcile_interval_s
+        self._loop: asyncio.Task[None] | None = None
+        self._ensure_loop()
+
+    def _ensure_loop(self) -> None:
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.get_event_loop().create_task(self._reconcile_forever())
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            try:
+                await self.worker.reconcile()
+            except Exception:
+                log.warning("reconcile failed", exc_info=True)
+            await asyncio.sleep(self._interval)
+
+    async def submit(self, task_id: str) -> bool:
+        self._ensure_loop()
+        return await self.worker.submit(task_id)
+
+    async def cancel(self, task_id: str) -> bool:
+        return await self.worker.cancel(task_id)
+
+    async def ping(self) -> dict[str, Any]:
+        self._ensure_loop()
+        return {"name": self.worker.name, "in_flight": len(self.worker.in_flight())}
+
+
+def start_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
+    """Get or create the provider's worker actors (idempotent across ingress replicas)."""
+    return [
+        ProviderWorker.options(
+            name=actor_name(provider, i), namespace=args.namespace, lifetime="detached", get_if_exists=True
+        ).remote(actor_name(provider, i), provider, args, app_name)
+        for i in range(args.workers.pool_size)
+    ]

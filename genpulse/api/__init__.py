@@ -1,0 +1,1 @@
+"""The HTTP API: routes (``app``), error mapping (``errors``), body limits (``limits``)."""

@@ -1,0 +1,192 @@
+"""AppArgs: the typed shape of ``serve_config.yaml``'s ``args:``, validated once, in the app builder.
+
+Every field can be overridden from the environment with the prefix ``GENPULSE_`` and ``__`` between nested
+names (``GENPULSE_STORE__URL``, ``GENPULSE_PROVIDERS__KLING__ACCESS_KEY``). The environment wins over the
+``args:`` block; the two are merged field by field. Secrets are ``SecretStr``: they print as ``**********``
+and are never dumped in plain text by ``public_dict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from genpulse.errors import ConfigError
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class StoreConfig(BaseModel):
+    model_config = _STRICT
+    url: str | None = Field(
+        None,
+        description="None for the in-cluster actor store (zero setup, in memory); a redis:// or rediss:// URL "
+        "for the durable Redis store.",
+    )
+    event_history: int = Field(256, ge=8, description="Events kept per task for resumable streams.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str | None) -> str | None:
+        if v in (None, "", "actor"):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL, or empty for the actor store")
+        return v
+
+    @property
+    def backend(self) -> Literal["actor", "redis"]:
+        return "redis" if self.url else "actor"
+
+
+class StorageConfig(BaseModel):
+    model_config = _STRICT
+    type: Literal["local"] = Field("local", description="Where outputs live. `local`: a directory.")
+    path: Path = Field(Path("~/.genpulse/data"), description="Data directory of LocalStorage.")
+    public_base_url: str | None = Field(
+        None, description="Prefix for asset URLs (e.g. https://api.example.com); relative URLs when unset."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+class AutoscalingConfig(BaseModel):
+    model_config = _STRICT
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(1, ge=1)
+    target_ongoing_requests: float = Field(2, gt=0)
+    upscale_delay_s: float = Field(30, ge=0)
+    downscale_delay_s: float = Field(600, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingConfig:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be >= min_replicas")
+        return self
+
+
+class DiffusionConfig(BaseModel):
+    model_config = _STRICT
+    model: str = Field(
+        "tiny",
+        description="`tiny` (built-in random-weight pipeline, CPU friendly) or a local diffusers model directory.",
+    )
+    cache_dir: Path = Field(Path("~/.cache/genpulse/models"), description="Where the tiny model is built.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    num_replicas: int = Field(1, ge=1, description="Fixed replica count when `autoscaling` is unset.")
+    autoscaling: AutoscalingConfig | None = None
+    num_cpus: float = Field(1, ge=0)
+    num_gpus: float = Field(0, ge=0)
+    max_ongoing_requests: int = Field(4, ge=1)
+    min_size: int = Field(64, ge=8, multiple_of=8, description="Smallest width/height accepted.")
+    max_size: int = Field(1024, ge=8, multiple_of=8, description="Largest width/height accepted.")
+    default_size: int = Field(512, ge=8, multiple_of=8)
+    default_steps: int = Field(20, ge=1)
+    max_steps: int = Field(100, ge=1)
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DiffusionConfig:
+        if not self.min_size <= self.default_size <= self.max_size:
+            raise ValueError("need min_size <= default_size <= max_size")
+        if self.default_steps > self.max_steps:
+            raise ValueError("default_steps must be <= max_steps")
+        return self
+
+
+class WorkersConfig(BaseModel):
+    model_config = _STRICT
+    pool_size: int = Field(1, ge=1, description="ProviderWorker actors per provider.")
+    max_attempts: int = Field(3, ge=1, description="Attempts per task for retryable errors.")
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    task_deadline_s: float = Field(1800, gt=0, description="Default deadline of a task, from its creation.")
+    lease_ttl_s: float = Field(30, gt=0, description="A worker's lease on a task; renewed while it works.")
+    reconcile_interval_s: float = Field(5, gt=0, description="How often a worker looks for orphaned tasks.")
+    queued_grace_s: float = Field(10, ge=0, description="Age at which an unclaimed queued task is adopted.")
+
+
+class ServerConfig(BaseModel):
+    model_config = _STRICT
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted on /v1/tasks.")
+    max_wait_s: float = Field(60, ge=0, description="Cap on `?wait=N` and `Prefer: wait=N`.")
+    ingress_replicas: int = Field(1, ge=1)
+    max_ongoing_requests: int = Field(200, ge=1)
+
+
+class ProviderConfig(BaseModel):
+    """Per-vendor settings. Unknown keys are refused so a typo in a credential name fails the deploy."""
+
+    model_config = _STRICT
+    enabled: bool = True
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    timeout_s: float = Field(30, gt=0)
+
+
+class AppArgs(BaseSettings):
+    """Everything the app builder needs. Its fields are exactly ``serve_config.yaml``'s ``args:``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GENPULSE_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    namespace: str = Field("genpulse", description="Ray namespace of GenPulse's named actors.")
+    store: StoreConfig = StoreConfig()
+    storage: StorageConfig = StorageConfig()
+    diffusion: DiffusionConfig = DiffusionConfig()
+    workers: WorkersConfig = WorkersConfig()
+    server: ServerConfig = ServerConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    @classmethod
+    def load(cls, args: dict[str, Any] | AppArgs | None = None) -> AppArgs:
+        """Validate ``args`` (plus the environment); raise ``ConfigError`` naming every bad field."""
+        if isinstance(args, AppArgs):
+            return args
+        try:
+            return cls(**(args or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid GenPulse config: {problems}") from None
+
+    def provider(self, name: str) -> ProviderConfig:
+        return self.providers.get(name) or ProviderConfig()
+
+    def public_dict(self) -> dict[str, Any]:
+        """A dump safe to log or show: secrets masked."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,19 @@
+"""Tasks: the model's store contract and its implementations, chosen by ``store.url``."""
+
+from __future__ import annotations
+
+from genpulse.config import StoreConfig
+from genpulse.tasks.base import TaskEvent, TaskStore, mutate
+
+__all__ = ["TaskEvent", "TaskStore", "mutate", "open_store"]
+
+
+def open_store(config: StoreConfig, namespace: str) -> TaskStore:
+    """The configured store: Redis when ``config.url`` is set, else the cluster's store actor."""
+    if config.backend == "redis":
+        from genpulse.tasks.redis_store import RedisTaskStore
+
+        return RedisTaskStore(config.url or "", event_history=config.event_history)
+    from genpulse.tasks.actor_store import ActorTaskStore
+
+    return ActorTaskStore.connect(namespace, event_history=config.event_history)

@@ -1,0 +1,184 @@
+"""RedisTaskStore: the durable TaskStore, shared by any number of ingress replicas and workers.
+
+Layout (prefix ``gp:``): ``task:{id}`` hash (``v`` version, ``j`` JSON); ``idem:{key}`` hash (``id``, ``fp``);
+``ev:{id}`` stream of events whose entry ids are ``{version}-0``; lexicographic index sets ``idx:all``,
+``idx:s:{status}``, ``idx:p:{provider}``, ``idx:ps:{provider}:{status}`` (ids are time-ordered). Creates and
+CAS writes are Lua scripts, so each write, its index moves and its event are one atomic step. ``wait`` blocks
+on the event stream (``XREAD BLOCK``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from genpulse.errors import Conflict, NotFound, ServiceUnavailable
+from genpulse.schemas import Task, TaskStatus
+from genpulse.tasks.base import TaskEvent, check_transition
+
+P = "gp:"
+
+_CREATE = """
+if ARGV[6] == '1' then
+  local existing = redis.call('HGET', KEYS[2], 'id')
+  if existing then return {existing, redis.call('HGET', KEYS[2], 'fp')} end
+  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'fp', ARGV[3])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'', ''} end
+redis.call('HSET', KEYS[1], 'v', 1, 'j', ARGV[2])
+for i = 3, 6 do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[5], '1-0', 'e', ARGV[4])
+return {ARGV[1], ARGV[3]}
+"""
+
+_PUT = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'j', ARGV[3])
+if KEYS[3] ~= KEYS[4] then
+  redis.call('ZREM', KEYS[3], ARGV[4]); redis.call('ZADD', KEYS[4], 0, ARGV[4])
+  redis.call('ZREM', KEYS[5], ARGV[4]); redis.call('ZADD', KEYS[6], 0, ARGV[4])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5])
+return 1
+"""
+
+
+def _index(status: TaskStatus | None, provider: str | None) -> str:
+    if status and provider:
+        return f"{P}idx:ps:{provider}:{status.value}"
+    if status:
+        return f"{P}idx:s:{status.value}"
+    if provider:
+        return f"{P}idx:p:{provider}"
+    return f"{P}idx:all"
+
+
+@contextlib.asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise ServiceUnavailable(f"redis unavailable: {exc}") from None
+
+
+class RedisTaskStore:
+    def __init__(self, url: str, event_history: int = 256) -> None:
+        self._redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+        self._history = event_history
+        self._create = self._redis.register_script(_CREATE)
+        self._put = self._redis.register_script(_PUT)
+
+    async def create(self, task: Task) -> tuple[Task, bool]:
+        stored = task.model_copy(update={"version": 1})
+        keyed = task.idempotency_key is not None
+        keys = [
+            f"{P}task:{task.id}",
+            f"{P}idem:{task.idempotency_key}" if keyed else f"{P}idem:-",
+            _index(None, None),
+            _index(task.status, None),
+            _index(None, task.provider),
+            _index(task.status, task.provider),
+            f"{P}ev:{task.id}",
+        ]
+        event = TaskEvent.of(stored).model_dump_json()
+        args = [
+            task.id,
+            stored.to_json(),
+            task.fingerprint or "",
+            event,
+            self._history,
+            "1" if keyed else "0",
+        ]
+        async with _translated():
+            got_id, got_fp = await self._create(keys=keys, args=args)
+        if got_id == task.id:
+            return stored, True
+        if not got_id:
+            raise Conflict(f"task {task.id} already exists")
+        if got_fp != (task.fingerprint or ""):
+            raise Conflict("idempotency key already used with a different request", details={"task_id": got_id})
+        return await self.get(got_id), False
+
+    async def get(self, task_id: str) -> Task:
+        async with _translated():
+            raw = await self._redis.hget(f"{P}task:{task_id}", "j")
+        if raw is None:
+            raise NotFound(f"task {task_id} not found")
+        return Task.from_json(raw)
+
+    async def put(self, task: Task) -> Task:
+        stored = await self.get(task.id)
+        if stored.version != task.version:
+            raise Conflict(f"task {task.id} changed concurrently (version {stored.version} != {task.version})")
+        check_transition(stored, task)
+        new = task.model_copy(update={"version": task.version + 1})
+        keys = [
+            f"{P}task:{task.id}",
+            f"{P}ev:{task.id}",
+            _index(stored.status, None),
+            _index(new.status, None),
+            _index(stored.status, task.provider),
+            _index(new.status, task.provider),
+        ]
+        args = [
+            task.version,
+            new.version,
+            new.to_json(),
+            task.id,
+            TaskEvent.of(new).model_dump_json(),
+            self._history,
+        ]
+        async with _translated():
+            outcome = await self._put(keys=keys, args=args)
+        if outcome == -1:
+            raise NotFound(f"task {task.id} not found")
+        if outcome == 0:
+            raise Conflict(f"task {task.id} changed concurrently")
+        return new
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Task], str | None]:
+        top = f"({cursor}" if cursor else "+"
+        async with _translated():
+            ids = await self._redis.zrevrangebylex(_index(status, provider), top, "-", start=0, num=limit + 1)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in ids[:limit]:
+                    pipe.hget(f"{P}task:{task_id}", "j")
+                raws = await pipe.execute()
+        tasks = [Task.from_json(raw) for raw in raws if raw is not None]
+        more = len(ids) > limit
+        return tasks, (ids[limit - 1] if more and limit > 0 else None)
+
+    async def wait(self, task_id: str, after_version: int, timeout: float) -> Task:
+        task = await self.get(task_id)
+        if task.version > after_version or timeout <= 0:
+            return task
+        async with _translated():
+            await self._redis.xread({f"{P}ev:{task_id}": f"{after_version}-0"}, count=1, block=int(timeout * 1000))
+        return await self.get(task_id)
+
+    async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]:
+        await self.get(task_id)
+        async with _translated():
+            entries = await self._redis.xrange(f"{P}ev:{task_id}", min=f"({after_version}-0", max="+")
+        return [TaskEvent.model_validate(json.loads(fields["e"])) for _, fields in entries]
+
+    async def ping(self) -> None:
+        async with _translated():
+            await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
