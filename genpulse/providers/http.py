@@ -1,0 +1,86 @@
+"""HTTP at the vendor boundary: send a request, translate transport failures and HTTP statuses once.
+
+``send_json`` returns the decoded JSON body of a 2xx reply. Non-2xx replies are turned into our error tree by
+``status_error`` unless the caller passes ``classify`` to map vendor-specific codes first (it returns an error
+or None to fall back to the generic mapping). Transport errors become ``ProviderServerError`` (retryable) or
+``ProviderTimeout``; a body that is not JSON becomes ``MalformedReply``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from genpulse.errors import (
+    GenPulseError,
+    InsufficientBalance,
+    MalformedReply,
+    ProviderAuthError,
+    ProviderInvalidInput,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+)
+
+Classify = Callable[[int, Any], GenPulseError | None]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def status_error(provider: str, status: int, body: Any, retry_after_s: float | None = None) -> GenPulseError:
+    """The generic mapping of an HTTP error status."""
+    text = json.dumps(body)[:300] if not isinstance(body, str) else body[:300]
+    message = f"{provider}: HTTP {status}: {text}"
+    if status in (401, 403):
+        return ProviderAuthError(message, provider_code=str(status))
+    if status == 402:
+        return InsufficientBalance(message, provider_code=str(status))
+    if status == 429:
+        return ProviderRateLimited(message, provider_code=str(status), retry_after=retry_after_s)
+    if status == 408 or status == 504:
+        return ProviderTimeout(message, provider_code=str(status))
+    if status >= 500:
+        return ProviderServerError(message, provider_code=str(status))
+    return ProviderInvalidInput(message, provider_code=str(status))
+
+
+async def send_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    classify: Classify | None = None,
+    timeout: float | None = None,
+    **kwargs: Any,
+) -> Any:
+    try:
+        response = await client.request(method, url, timeout=timeout, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeout(f"{provider}: {method} {url}: timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise ProviderServerError(f"{provider}: {method} {url}: {type(exc).__name__}: {exc}") from None
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+        if response.is_success:
+            raise MalformedReply(f"{provider}: {method} {url}: reply is not JSON: {body[:200]!r}") from None
+    if not response.is_success or classify is not None:
+        mapped = classify(response.status_code, body) if classify is not None else None
+        if mapped is not None:
+            if isinstance(mapped, ProviderRateLimited) and mapped.retry_after is None:
+                mapped.retry_after = retry_after(response)
+            raise mapped
+        if not response.is_success:
+            raise status_error(provider, response.status_code, body, retry_after(response))
+    return body

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real redis-server per session, one Ray + Serve instance per session, free ports.
+
+Ray starts only when a test asks for ``ray_serve`` (tests marked ``ray``); unit tests never pay for it.
+Every process started here is stopped here, by PID. ``ray stop`` is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+for _name in [n for n in os.environ if n.startswith("GENPULSE_")]:  # tests configure GenPulse explicitly
+    del os.environ[_name]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session; the tiny model is built into it on first use."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+
+        def up() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_for(up, 20, message="redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """The session's Redis, flushed before each test."""
+    import redis
+
+    redis.Redis.from_url(redis_server).flushdb()
+    yield redis_server
+
+
+class RaySession:
+    def __init__(self, http_port: int) -> None:
+        self.http_port = http_port
+        self.base_url = f"http://127.0.0.1:{http_port}"
+
+
+@pytest.fixture(scope="session")
+def ray_serve() -> Iterator[RaySession]:
+    """One private Ray instance + Serve on a free port for the whole session."""
+    import ray
+    from ray import serve
+
+    ray.init(
+        address="local",
+        num_cpus=4,
+        include_dashboard=False,
+        namespace="genpulse-tests",
+        object_store_memory=150 * 1024 * 1024,
+        log_to_driver=False,
+    )
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        yield RaySession(port)
+    finally:
+        serve.shutdown()
+        ray.shutdown()

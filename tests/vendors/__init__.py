@@ -1,0 +1,1 @@
+"""Local HTTP imitations of vendor APIs, built from their documented shapes (../shared/docs/providers.md)."""
