@@ -14,9 +14,12 @@ from typing import Any
 import ray
 from ray import serve
 
+from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
-from genpulse.runners import DiffusionRunner, Runner
-from genpulse.storage import open_storage
+from genpulse.providers import Registry
+from genpulse.runners import Runner
+from genpulse.runtime import build_runner
+from genpulse.storage import Storage, open_storage
 from genpulse.tasks import open_store
 from genpulse.worker import TaskWorker
 
@@ -27,26 +30,29 @@ def actor_name(provider: str, index: int) -> str:
     return f"genpulse-worker-{provider}-{index}"
 
 
-def make_runner(provider: str, app_name: str) -> Runner:
+def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -> Runner:
+    """The provider's runner, wired to this cluster: the app's DiffusionDeployment or the vendor's limiter actor."""
+    spec = Registry(args).get(provider)
     if provider == "diffusers":
         handle = serve.get_deployment_handle("DiffusionDeployment", app_name)
 
         async def generate(params: dict[str, Any]) -> dict[str, Any]:
             return await handle.generate.remote(params)
 
-        return DiffusionRunner(generate)
-    raise ValueError(f"no runner for provider {provider!r}")
+        return build_runner(spec, args, storage, generate=generate)
+    return build_runner(spec, args, storage, limiter=ActorLimiter(connect_limiter(provider, args)))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
 class ProviderWorker:
     def __init__(self, name: str, provider: str, args: AppArgs, app_name: str) -> None:
+        storage = open_storage(args.storage)
         self.worker = TaskWorker(
             name,
             provider,
             open_store(args.store, args.namespace),
-            open_storage(args.storage),
-            make_runner(provider, app_name),
+            storage,
+            make_runner(provider, args, app_name, storage),
             args.workers,
         )
         self._interval = args.workers.reconcile_interval_s

@@ -142,7 +142,11 @@ class ProviderConfig(BaseModel):
     api_key: SecretStr | None = None
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
-    timeout_s: float = Field(30, gt=0)
+    timeout_s: float = Field(30, gt=0, description="Timeout of one HTTP call to the vendor.")
+    rps: float = Field(5, gt=0, description="Requests per second to this vendor, cluster-wide (submits and polls).")
+    burst: float | None = Field(None, gt=0, description="Token-bucket capacity; defaults to max(1, rps).")
+    max_concurrent_jobs: int = Field(10, ge=1, description="Vendor jobs in flight at once, cluster-wide.")
+    max_output_bytes: int = Field(512 << 20, ge=1, description="Largest vendor output re-hosted.")
 
 
 class AppArgs(BaseSettings):

@@ -6,7 +6,8 @@ enter, into one of these. The HTTP layer maps them to responses in one place (``
 
     GenPulseError                      500  base; ``type`` is the machine-readable name
     ├── InvalidRequest                 422  bad params, unknown provider/task type
-    │   └── MalformedRequest           400  body is not JSON / not an object
+    │   ├── MalformedRequest           400  body is not JSON / not an object
+    │   └── ProviderNotConfigured      422  the provider has no credentials / servers configured
     ├── NotFound                       404  unknown task or asset id
     ├── Conflict                       409  CAS lost, idempotency key reused, terminal task
     ├── PayloadTooLarge                413
@@ -70,6 +71,10 @@ class InvalidRequest(GenPulseError):
 class MalformedRequest(InvalidRequest):
     status_code = 400
     type = "malformed_request"
+
+
+class ProviderNotConfigured(InvalidRequest):
+    type = "provider_not_configured"
 
 
 class NotFound(GenPulseError):

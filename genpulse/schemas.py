@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +117,7 @@ class TaskPublic(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     deadline_at: float | None = Field(None, description="Unix seconds after which the task fails.")
+    retry_of: str | None = Field(None, description="The failed task this one re-runs (`POST .../retry`).")
 
 
 class Task(TaskPublic):
@@ -158,7 +158,3 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
-
-
-def utc_iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from genpulse.config import AppArgs
-from genpulse.errors import Conflict, InvalidRequest
+from genpulse.errors import Conflict, InvalidRequest, ProviderNotConfigured
 from genpulse.providers import Registry
 from genpulse.schemas import Task, TaskRequest, TaskStatus, new_id, now
 from genpulse.storage import Storage
@@ -52,6 +52,11 @@ class TaskService:
                 details={"field": "idempotency_key"},
             )
         provider = self.registry.get(request.provider)
+        if not provider.is_configured():
+            raise ProviderNotConfigured(
+                f"provider {provider.name!r} is not configured (see GENPULSE_PROVIDERS__{provider.name.upper()}__*)",
+                details={"field": "provider"},
+            )
         params = provider.validate(request.task_type, request.params).model_dump(mode="json")
         created_at = now()
         deadline_s = request.deadline_s or self.args.workers.task_deadline_s
@@ -103,6 +108,44 @@ class TaskService:
         except Exception:  # the record is canceled; the worker's final write will be refused anyway
             log.warning("cancel notification for %s failed", task_id, exc_info=True)
         return task
+
+    async def retry(self, task_id: str) -> Task:
+        """Re-run a failed or canceled task as a new task (terminal records never change); links both ways."""
+        old = await self.store.get(task_id)
+        if old.status not in (TaskStatus.failed, TaskStatus.canceled):
+            raise Conflict(
+                f"only failed or canceled tasks can be retried; {task_id} is {old.status.value}",
+                details={"status": old.status.value},
+            )
+        created_at = now()
+        budget = (old.deadline_at - old.created_at) if old.deadline_at else self.args.workers.task_deadline_s
+        task = old.model_copy(
+            update={
+                "id": new_id("tsk"),
+                "status": TaskStatus.queued,
+                "progress": None,
+                "result": None,
+                "error": None,
+                "attempts": 0,
+                "provider_task_id": None,
+                "created_at": created_at,
+                "started_at": None,
+                "finished_at": None,
+                "deadline_at": created_at + budget,
+                "version": 0,
+                "idempotency_key": None,
+                "owner": None,
+                "lease_expires_at": None,
+                "not_before": None,
+                "retry_of": old.id,
+            }
+        )
+        stored, _ = await self.store.create(task)
+        try:
+            await self.dispatcher.dispatch(stored)
+        except Exception:
+            log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
+        return stored
 
     async def readiness(self) -> dict[str, str]:
         """Run every check; returns ``{name: "ok" | error}``."""

@@ -41,7 +41,7 @@ class _Context:
     async def progress(self, value: float) -> None:
         await self._worker._owned_update(self._id, lambda t: setattr(t, "progress", max(0.0, min(100.0, value))))
 
-    async def checkpoint(self, provider_task_id: str) -> None:
+    async def checkpoint(self, provider_task_id: str | None) -> None:
         await self._worker._owned_update(self._id, lambda t: setattr(t, "provider_task_id", provider_task_id))
 
 

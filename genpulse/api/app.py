@@ -93,6 +93,11 @@ def create_api(max_body_bytes: int = 1 << 20) -> FastAPI:
         """Cancel a queued or running task; `409` if it already ended."""
         return (await _service(request).cancel(task_id)).public()
 
+    @app.post("/v1/tasks/{task_id}/retry", status_code=202, response_model=TaskPublic, tags=["tasks"])
+    async def retry_task(task_id: str, request: Request) -> TaskPublic:
+        """Re-run a failed or canceled task (the dead-letter path) as a new task with `retry_of` set."""
+        return (await _service(request).retry(task_id)).public()
+
     @app.get("/v1/assets/{asset_id}", response_model=Asset, tags=["assets"])
     def get_asset(asset_id: str, request: Request) -> Asset:
         return _service(request).storage.get(asset_id)

@@ -3,7 +3,8 @@
 ``send_json`` returns the decoded JSON body of a 2xx reply. Non-2xx replies are turned into our error tree by
 ``status_error`` unless the caller passes ``classify`` to map vendor-specific codes first (it returns an error
 or None to fall back to the generic mapping). Transport errors become ``ProviderServerError`` (retryable) or
-``ProviderTimeout``; a body that is not JSON becomes ``MalformedReply``.
+``ProviderTimeout`` with ``details["request_sent"]`` saying whether the vendor may have received the request;
+a body that is not JSON becomes ``MalformedReply``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def transport_error(provider: str, method: str, url: str, exc: httpx.HTTPError) -> GenPulseError:
+    """A request that got no reply. ``details.request_sent`` tells whether the vendor may have received it."""
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    details = {"request_sent": not never_sent}
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(f"{provider}: {method} {url}: timed out ({type(exc).__name__})", details=details)
+    return ProviderServerError(f"{provider}: {method} {url}: {type(exc).__name__}: {exc}", details=details)
+
+
 def status_error(provider: str, status: int, body: Any, retry_after_s: float | None = None) -> GenPulseError:
     """The generic mapping of an HTTP error status."""
     text = json.dumps(body)[:300] if not isinstance(body, str) else body[:300]
@@ -65,10 +75,8 @@ async def send_json(
 ) -> Any:
     try:
         response = await client.request(method, url, timeout=timeout, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeout(f"{provider}: {method} {url}: timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
-        raise ProviderServerError(f"{provider}: {method} {url}: {type(exc).__name__}: {exc}") from None
+        raise transport_error(provider, method, url, exc) from None
     try:
         body: Any = response.json()
     except ValueError:

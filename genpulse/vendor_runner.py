@@ -1,0 +1,163 @@
+"""VendorRunner: runs one cloud-vendor task through its provider client, its rate limiter and re-hosting.
+
+Per task: take a job slot (held until the vendor job ends) → submit (one request token), checkpoint the vendor
+job id at once → poll on the provider's adaptive schedule (one token per poll) → re-host every output as our
+Asset → return the result. A task that already has a ``provider_task_id`` resumes polling: it is never
+submitted twice. Rules that keep us from paying twice:
+
+- a submit is retryable only when the vendor surely did not accept it (an HTTP error reply, or a connection
+  that never reached it); a submit whose reply was lost (read timeout, reset) fails the task permanently;
+- transient poll errors are retried here, with backoff, without losing the job;
+- a vendor-side failure clears the checkpoint, so a retried task submits a new job;
+- a canceled task cancels its vendor job where the vendor allows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+
+from genpulse.errors import GenPulseError, ProviderError, ProviderRateLimited
+from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
+from genpulse.runners import RunContext
+from genpulse.schemas import Asset, Task
+
+log = logging.getLogger("genpulse.vendor")
+
+Rehost = Callable[[VendorOutput], Awaitable[Asset]]
+MAX_POLL_ERRORS = 5
+
+
+class Limiter(Protocol):
+    async def acquire_request(self, priority: str = "normal") -> float: ...
+
+    async def acquire_job(self, task_id: str, priority: str = "normal") -> float: ...
+
+    async def release_job(self, task_id: str) -> None: ...
+
+    async def report_429(self, retry_after: float | None = None) -> None: ...
+
+
+class VendorRunner:
+    def __init__(
+        self,
+        provider: CloudProvider,
+        client: httpx.AsyncClient,
+        limiter: Limiter,
+        rehost: Rehost,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider, self.client, self.limiter, self.rehost = provider, client, limiter, rehost
+        self._sleep, self._clock = sleep, clock
+
+    async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
+        params = self.provider.validate(task.task_type, task.params)
+        priority = task.priority.value
+        await self.limiter.acquire_job(task.id, priority)
+        job_id = task.provider_task_id
+        job: VendorJob | None = None
+        try:
+            if job_id is None:
+                job = await self._submit(task, params, priority)
+                job_id = job.job_id
+                await ctx.checkpoint(job_id)
+            job = await self._poll_until_done(task, job_id, job, ctx, priority)
+            if job.state != JobState.succeeded:
+                await ctx.checkpoint(None)  # the vendor job is over: a retry must submit a new one
+                raise job.error or ProviderError(
+                    f"{self.provider.name} job {job_id} ended {job.state.value}", provider_code=job.raw_status
+                )
+            if not job.outputs:
+                raise ProviderError(f"{self.provider.name} job {job_id} succeeded without outputs")
+            await ctx.progress(95)
+            assets = [await self.rehost(output) for output in job.outputs]
+            return {"assets": [a.model_dump(mode="json") for a in assets], "provider_task_id": job_id}
+        except asyncio.CancelledError:
+            if job_id is not None and (job is None or not job.state.is_terminal):
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._cancel(task, job_id))
+            raise
+        finally:
+            await asyncio.shield(self.limiter.release_job(task.id))
+
+    async def _call(self, coro: Awaitable[VendorJob]) -> VendorJob:
+        try:
+            return await coro
+        except ProviderRateLimited as exc:
+            await self.limiter.report_429(exc.retry_after)
+            raise
+
+    async def _submit(self, task: Task, params: Any, priority: str) -> VendorJob:
+        await self.limiter.acquire_request(priority)
+        try:
+            return await self._call(self.provider.submit(self.client, task.task_type, params))
+        except GenPulseError as exc:
+            if exc.retryable and isinstance(exc.details, dict) and exc.details.get("request_sent"):
+                exc.retryable = False
+                exc.message += " (the vendor may have accepted the job; not resubmitted, to avoid paying twice)"
+            raise
+
+    async def _poll_until_done(
+        self, task: Task, job_id: str, job: VendorJob | None, ctx: RunContext, priority: str
+    ) -> VendorJob:
+        started, polls, errors = self._clock(), 0, 0
+        while job is None or not job.state.is_terminal:
+            if job is not None:
+                if job.progress is not None:
+                    await ctx.progress(min(90.0, job.progress))
+                await self._sleep(self.provider.poll_delay(task.task_type, self._clock() - started, polls))
+            await self.limiter.acquire_request(priority)
+            try:
+                job = await self._call(self.provider.poll(self.client, task.task_type, job_id))
+                errors = 0
+            except GenPulseError as exc:
+                errors += 1
+                if not exc.retryable or errors >= MAX_POLL_ERRORS:
+                    raise
+                log.info("%s: poll of %s failed (%s), retrying", self.provider.name, job_id, exc.type)
+                await self._sleep(max(exc.retry_after or 0.0, min(30.0, 0.5 * 2**errors)))
+            polls += 1
+        return job
+
+    async def _cancel(self, task: Task, job_id: str) -> None:
+        await self.limiter.acquire_request("high")
+        await self.provider.cancel(self.client, task.task_type, job_id)
+
+
+async def download_output(
+    client: httpx.AsyncClient, store: Callable[[bytes, str], Asset], output: VendorOutput, *, max_bytes: int
+) -> Asset:
+    """Fetch one vendor output (inline or by URL, size-capped) and store it; returns our Asset."""
+    from genpulse.errors import ProviderServerError, ProviderTimeout
+
+    content_type = output.content_type or {"image": "image/png", "video": "video/mp4"}.get(output.kind, "")
+    if output.data is not None:
+        data = output.data
+    elif output.url:
+        try:
+            async with client.stream("GET", output.url) as response:
+                if response.status_code >= 400:
+                    raise ProviderServerError(f"output download failed: HTTP {response.status_code}")
+                content_type = output.content_type or response.headers.get("content-type", content_type)
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ProviderError(f"output larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        except httpx.TimeoutException:
+            raise ProviderTimeout("output download timed out") from None
+        except httpx.HTTPError as exc:
+            raise ProviderServerError(f"output download failed: {type(exc).__name__}") from None
+    else:
+        raise ProviderError("vendor output has neither data nor url")
+    content_type = content_type.split(";")[0].strip() or "application/octet-stream"
+    return await asyncio.to_thread(store, data, content_type)
