@@ -56,8 +56,10 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         serve.run(build_app(config), name=ns.name, route_prefix="/", blocking=False)
         api = f"http://{host}:{port}"
         dashboard = getattr(context, "dashboard_url", "") or ""
+        if dashboard and "://" not in dashboard:
+            dashboard = f"http://{dashboard}"
         print(f"GenPulse is up.\n  API:        {api}\n  Docs:       {api}/docs", flush=True)
-        print(f"  Dashboard:  {'http://' + dashboard if dashboard and '://' not in dashboard else dashboard}", flush=True)
+        print(f"  Dashboard:  {dashboard or '(not running)'}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

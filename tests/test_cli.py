@@ -53,9 +53,26 @@ def test_serve_submit_status_and_clean_shutdown(tmp_path: Path, tiny_cache: Path
         tree = psutil.Process(proc.pid).children(recursive=True)
 
         out = subprocess.run(
-            [sys.executable, "-m", "genpulse.cli", "submit", "--url", url, "-p", "prompt=a red fox",
-             "-p", "width=64", "-p", "height=64", "-o", str(tmp_path / "out")],
-            capture_output=True, text=True, timeout=120, check=True,
+            [
+                sys.executable,
+                "-m",
+                "genpulse.cli",
+                "submit",
+                "--url",
+                url,
+                "-p",
+                "prompt=a red fox",
+                "-p",
+                "width=64",
+                "-p",
+                "height=64",
+                "-o",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         ).stdout
         assert "succeeded" in out and "saved to" in out, out
         task_id = out.split()[0]
@@ -63,7 +80,10 @@ def test_serve_submit_status_and_clean_shutdown(tmp_path: Path, tiny_cache: Path
         assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         status = subprocess.run(
             [sys.executable, "-m", "genpulse.cli", "status", task_id, "--url", url],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         assert f"{task_id}  succeeded" in status
 

@@ -16,7 +16,11 @@ from tests.conftest import RaySession
 
 pytestmark = pytest.mark.ray
 
-FOX = {"provider": "diffusers", "task_type": "text-to-image", "params": {"prompt": "a red fox", "width": 64, "height": 64}}
+FOX = {
+    "provider": "diffusers",
+    "task_type": "text-to-image",
+    "params": {"prompt": "a red fox", "width": 64, "height": 64},
+}
 
 
 def deploy(session: RaySession, args: dict[str, Any], name: str = "genpulse") -> httpx.Client:
