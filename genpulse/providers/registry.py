@@ -7,10 +7,12 @@ from genpulse.errors import InvalidRequest
 from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.kling import KlingProvider
+from genpulse.providers.tencent import TencentProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
     KlingProvider.name: KlingProvider,
+    TencentProvider.name: TencentProvider,
 }
 
 

@@ -120,7 +120,7 @@ def tc3_sign(
 ) -> dict[str, str]:
     """Headers for a signed Tencent Cloud API 3.0 ``POST /`` call; signs ``content-type;host;x-tc-action``."""
     timestamp = int(now)
-    canonical = {"content-type": content_type, "host": host, "x-tc-action": action.lower()}
+    canonical = {"content-type": content_type.lower(), "host": host.lower(), "x-tc-action": action.lower()}
     signed = sorted(canonical)
     creq = canonical_request("POST", "/", "", canonical, signed, body)
     _, signature = tc3_signature(secret_key, timestamp, service, creq)
