@@ -11,11 +11,13 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.limiter_actor import connect_limiter
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
 from genpulse.dispatch import PoolDispatcher
 from genpulse.providers import Registry
+from genpulse.providers.cloud import CloudProvider
 from genpulse.service import TaskService
 from genpulse.storage import open_storage
 from genpulse.tasks import open_store
@@ -30,6 +32,10 @@ class Ingress:
         store = open_store(args.store, args.namespace)
         storage = open_storage(args.storage)
         self.dispatcher = PoolDispatcher({p: start_pool(p, args, self.app_name) for p in registry.names()})
+        for provider in registry.all():  # a redeploy with new limits reaches the running limiters (no restart)
+            if isinstance(provider, CloudProvider):
+                cfg = provider.config
+                connect_limiter(provider.name, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)
 
         async def storage_ready() -> None:
             storage.ping()

@@ -105,5 +105,23 @@ def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tu
             done = all_succeed(client, ids)
         assert len(state.jobs) == 3
         assert all(t["result"]["assets"][0]["url"].startswith("/v1/assets/") for t in done)
+        limits_cli_changes_the_running_limiter(args["namespace"])
     finally:
         serve.delete("genpulse")
+
+
+def limits_cli_changes_the_running_limiter(namespace: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import ray
+
+    gcs = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "genpulse.cli", "limits", "kling", "--rps", "3", "--max-concurrent-jobs", "2",
+           "--namespace", namespace, "--ray-address", gcs]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    stats = json.loads(out[out.index("{") :])
+    assert stats["rps"] == 3 and stats["max_concurrent_jobs"] == 2
+    limiter = ray.get_actor("genpulse-limiter-kling", namespace=namespace)
+    assert ray.get(limiter.stats.remote())["rps"] == 3
