@@ -1,0 +1,55 @@
+"""``python -m benchmarks <scenario> [-n N] [--side both|genpulse|baseline] [--tag T]``.
+
+Prints the GenPulse / baseline table, writes ``benchmarks/results/<scenario>[-tag].json`` and, for an untagged
+run of both sides, the scenario's block in ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from benchmarks.env import bench_available
+from benchmarks.report import Result, publish
+
+SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead")
+
+
+def runner(name: str) -> Callable[..., Result]:
+    if name == "diffusion":
+        from benchmarks.diffusion import diffusion
+
+        return diffusion
+    if name == "overhead":
+        from benchmarks.overhead import overhead
+
+        return overhead
+    from benchmarks import vendor_scenarios
+
+    return getattr(vendor_scenarios, name.replace("-", "_"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("scenario", choices=SCENARIOS)
+    p.add_argument("-n", type=int, help="jobs / images / requests (scenario default when unset)")
+    p.add_argument("--side", choices=("both", "genpulse", "baseline"), default="both")
+    p.add_argument("--tag", default="", help="result file suffix; tagged runs do not touch docs/benchmarks.md")
+    a = p.parse_args(argv)
+    if a.scenario != "diffusion" and not bench_available():
+        p.error("the shared bench (fakevendor.py, load.py, celery_ref/) was not found; set GENPULSE_BENCH_DIR")
+    kwargs: dict = {"sides": ("baseline", "genpulse") if a.side == "both" else (a.side,)}
+    if a.n:
+        kwargs["n"] = a.n
+    result = runner(a.scenario)(**kwargs)
+    out = publish(result, tag=a.tag, docs=a.side == "both")
+    print(result.table())
+    for note in result.notes:
+        print(f"- {note}")
+    print(f"\nresults: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

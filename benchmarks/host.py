@@ -1,0 +1,55 @@
+"""The GenPulse side of a benchmark: a private Ray instance plus Serve, running ``deployments.app:build_app``.
+
+Run as its own process (``python -m benchmarks.host ARGS_JSON READY_FILE``) so the Ray processes form one tree
+under it, which the load driver accounts for (CPU, PSS). It writes ``{"port", "pid"}`` to READY_FILE once the
+app is RUNNING and shuts Serve and Ray down on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def main(args_file: str, ready_file: str) -> None:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    spec: dict[str, Any] = json.loads(Path(args_file).read_text())
+    import ray
+    from ray import serve
+
+    from benchmarks.env import free_port
+    from deployments.app import build_app
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ray.init(
+        address="local",
+        num_cpus=spec.get("num_cpus", 2),
+        include_dashboard=False,
+        namespace="genpulse-bench",
+        object_store_memory=200 * 1024 * 1024,
+        log_to_driver=False,
+        _temp_dir=tempfile.mkdtemp(prefix="gpb-ray-"),
+    )
+    try:
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port, **spec.get("http_options", {})})
+        serve.run(build_app(spec["args"]), name="genpulse", route_prefix="/")
+        Path(ready_file).write_text(json.dumps({"port": port, "pid": os.getpid()}))
+        stop.wait()
+    finally:
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

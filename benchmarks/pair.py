@@ -1,0 +1,90 @@
+"""Run one vendor workload against the baseline and GenPulse in turn, with the same fake vendor and driver.
+
+The two sides never overlap (the machine has two cores): vendor up → baseline up → load → baseline down →
+GenPulse up → the same load → GenPulse down → vendor down. The vendor's counters are reset before each side.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import services
+from benchmarks.driver import drive
+
+
+@dataclass
+class Workload:
+    n: int
+    vendor: dict[str, Any]  # fakevendor.py flags
+    baseline: dict[str, Any]  # celery_ref CR_* settings (lower case, no prefix)
+    kling: dict[str, Any]  # GenPulse providers.kling settings
+    drive: dict[str, Any] = field(default_factory=dict)  # driver options (concurrency, poll_interval, timeout)
+    genpulse: dict[str, Any] = field(default_factory=dict)  # extra top-level build_app args
+
+
+def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> dict[str, dict[str, Any] | None]:
+    reports: dict[str, dict[str, Any] | None] = {"baseline": None, "genpulse": None}
+    with services.fake_vendor(**w.vendor) as vendor:
+        if "baseline" in sides:
+            _say(f"baseline: {w.n} jobs")
+            with services.celery_ref(vendor.url, **w.baseline) as api:
+                reports["baseline"] = drive(
+                    "baseline", api.url, vendor.url, w.n, pids={**vendor.pids}, pids_file=api.pids_file, **w.drive
+                )
+            _say(f"baseline done: {_brief(reports['baseline'])}")
+        if "genpulse" in sides:
+            _say(f"GenPulse: {w.n} jobs")
+            args = services.genpulse_args(vendor.url, tempfile.mkdtemp(prefix="gpb-data-"), **w.kling)
+            args.update(w.genpulse)
+            with services.genpulse(args) as api:
+                pids = {**vendor.pids, **api.pids}
+                reports["genpulse"] = drive("genpulse", api.url, vendor.url, w.n, pids=pids, **w.drive)
+            _say(f"GenPulse done: {_brief(reports['genpulse'])}")
+    return reports
+
+
+def _say(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _brief(r: dict[str, Any] | None) -> str:
+    return "" if r is None else f"wall {r['wall_s']} s, tasks {r['tasks']}, submit {r['submit']['throughput_per_s']}/s"
+
+
+# --- metrics from a load.py report ---------------------------------------------------------------------------
+def service_cpu(r: dict[str, Any] | None) -> float | None:
+    if r is None:
+        return None
+    cpu = r["processes"]["cpu_seconds"]
+    return round(sum(v for k, v in cpu.items() if k != "vendor"), 2)
+
+
+def service_pss(r: dict[str, Any] | None) -> float | None:
+    if r is None:
+        return None
+    return round(sum(v for k, v in r["processes"]["peak_pss_mb"].items() if k != "vendor"), 1)
+
+
+def get(r: dict[str, Any] | None, *path: str) -> Any:
+    for key in path:
+        if r is None:
+            return None
+        r = r.get(key)
+    return r
+
+
+def vendor_429(r: dict[str, Any] | None) -> int | None:
+    codes = get(r, "vendor_stats", "http_429_by_code")
+    return None if codes is None else sum(codes.values())
+
+
+def per_job(value: float | None, r: dict[str, Any] | None) -> float | None:
+    n = get(r, "config", "n")
+    return None if value is None or not n else value / n
+
+
+def minus(value: float | None, d: float) -> float | None:
+    return None if value is None else round(value - d, 3)

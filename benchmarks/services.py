@@ -1,0 +1,114 @@
+"""The three things a scenario starts, each a context manager that stops exactly what it started.
+
+- ``fake_vendor``: ``BENCH_DIR/fakevendor.py`` on a free port (Kling-shaped, ``/__stats``).
+- ``celery_ref``: the baseline, through its own ``run.sh start|stop`` with private ports and run dir.
+- ``genpulse``: ``benchmarks.host`` (private Ray + Serve running ``build_app(args)``) on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.env import BENCH_DIR, REPO, baseline_python, free_port, stop_group, wait_http
+
+
+@dataclass
+class Service:
+    url: str
+    pids: dict[str, int] = field(default_factory=dict)  # name -> root pid of a process tree to account
+    pids_file: str | None = None  # run.sh's "name pid pattern" lines
+
+
+@contextmanager
+def fake_vendor(**flags: Any) -> Iterator[Service]:
+    """flags: fakevendor.py options without dashes (duration="1", qps=20, max_concurrent=10, ...)."""
+    port = free_port()
+    cmd = [sys.executable, str(BENCH_DIR / "fakevendor.py"), "--port", str(port)]
+    for key, value in flags.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FV_")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/__stats", 30, proc)
+        yield Service(url, {"vendor": proc.pid})
+    finally:
+        stop_group(proc, 5)
+
+
+@contextmanager
+def celery_ref(vendor_url: str, **cr_env: Any) -> Iterator[Service]:
+    """cr_env: CR_* settings without the prefix, lower case (rate_limit_qps=20, workers=2, ...)."""
+    run_dir = tempfile.mkdtemp(prefix="gpb-celery-")
+    api_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CR_", "FV_"))}
+    env.update({f"CR_{k.upper()}": str(v) for k, v in cr_env.items()})
+    env.update(
+        PY=str(baseline_python()),
+        CR_RUN_DIR=run_dir,
+        CR_API_PORT=str(api_port),
+        CR_REDIS_PORT=str(free_port()),
+        CR_VENDOR_URL=vendor_url,
+    )
+    env.setdefault("CR_WORKERS", "2")  # as in run_scenario.sh: two gevent workers x 500, one per core
+    run_sh = str(BENCH_DIR / "celery_ref" / "run.sh")
+    try:
+        subprocess.run([run_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+        url = f"http://127.0.0.1:{api_port}"
+        wait_http(url + "/healthz", 30)
+        yield Service(url, pids_file=str(Path(run_dir) / "pids"))
+    finally:
+        subprocess.run([run_sh, "stop"], env=env, stdout=subprocess.DEVNULL, timeout=60)
+
+
+def genpulse_args(vendor_url: str | None, data_dir: str, **kling: Any) -> dict[str, Any]:
+    """build_app args for a Kling-only gateway pointed at the fake vendor (diffusion off)."""
+    from benchmarks.env import VENDOR_AK, VENDOR_SK
+
+    providers: dict[str, Any] = {"diffusers": {"enabled": False}}
+    if vendor_url:
+        providers["kling"] = {"base_url": vendor_url, "access_key": VENDOR_AK, "secret_key": VENDOR_SK, **kling}
+    return {"namespace": "genpulse-bench", "storage": {"path": data_dir}, "providers": providers}
+
+
+@contextmanager
+def genpulse(args: dict[str, Any], *, num_cpus: int = 2, startup_timeout: float = 240) -> Iterator[Service]:
+    work = Path(tempfile.mkdtemp(prefix="gpb-genpulse-"))
+    spec, ready = work / "spec.json", work / "ready.json"
+    spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENPULSE_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    log = open(work / "host.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.host", str(spec), str(ready)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"GenPulse host exited ({proc.returncode}); see {work / 'host.log'}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"GenPulse did not start in {startup_timeout}s; see {work / 'host.log'}")
+            time.sleep(0.2)
+        info = json.loads(ready.read_text())
+        url = f"http://127.0.0.1:{info['port']}"
+        wait_http(url + "/health", 60, proc)
+        yield Service(url, {"genpulse": proc.pid})
+    finally:
+        stop_group(proc, 30)
+        log.close()
