@@ -35,6 +35,9 @@ class StoreConfig(BaseModel):
         "for the durable Redis store.",
     )
     event_history: int = Field(256, ge=8, description="Events kept per task for resumable streams.")
+    max_connections: int = Field(
+        512, ge=1, description="Redis connections per process (a blocking pool; `?wait` holds one while it waits)."
+    )
 
     @field_validator("url")
     @classmethod

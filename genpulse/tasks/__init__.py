@@ -13,7 +13,7 @@ def open_store(config: StoreConfig, namespace: str) -> TaskStore:
     if config.backend == "redis":
         from genpulse.tasks.redis_store import RedisTaskStore
 
-        return RedisTaskStore(config.url or "", event_history=config.event_history)
+        return RedisTaskStore(config.url or "", config.event_history, config.max_connections)
     from genpulse.tasks.actor_store import ActorTaskStore
 
     return ActorTaskStore.connect(namespace, event_history=config.event_history)

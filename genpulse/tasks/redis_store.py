@@ -69,8 +69,13 @@ async def _translated() -> AsyncIterator[None]:
 
 
 class RedisTaskStore:
-    def __init__(self, url: str, event_history: int = 256) -> None:
-        self._redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+    def __init__(self, url: str, event_history: int = 256, max_connections: int = 512) -> None:
+        # A blocking pool: past ``max_connections`` a call waits (up to 10 s) for a free connection. The default
+        # pool raises "Too many connections" at once, which a 200-client submit storm turned into 503s.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=10, decode_responses=True, health_check_interval=30
+        )
+        self._redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         self._history = event_history
         self._create = self._redis.register_script(_CREATE)
         self._put = self._redis.register_script(_PUT)
