@@ -36,12 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, help="jobs / images / requests (scenario default when unset)")
     p.add_argument("--side", choices=("both", "genpulse", "baseline"), default="both")
     p.add_argument("--tag", default="", help="result file suffix; tagged runs do not touch docs/benchmarks.md")
+    p.add_argument("--store", choices=("actor", "redis"), help="GenPulse task store (vendor scenarios)")
+    p.add_argument("--serve-env", action="append", default=[], metavar="K=V", help="env of GenPulse's Ray processes")
     a = p.parse_args(argv)
     if a.scenario != "diffusion" and not bench_available():
         p.error("the shared bench (fakevendor.py, load.py, celery_ref/) was not found; set GENPULSE_BENCH_DIR")
     kwargs: dict = {"sides": ("baseline", "genpulse") if a.side == "both" else (a.side,)}
     if a.n:
         kwargs["n"] = a.n
+    if a.store:
+        kwargs["store"] = a.store
+    if a.serve_env:
+        kwargs["env"] = dict(kv.split("=", 1) for kv in a.serve_env)
     result = runner(a.scenario)(**kwargs)
     out = publish(result, tag=a.tag, docs=a.side == "both")
     print(result.table())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ class Workload:
     kling: dict[str, Any]  # GenPulse providers.kling settings
     drive: dict[str, Any] = field(default_factory=dict)  # driver options (concurrency, poll_interval, timeout)
     genpulse: dict[str, Any] = field(default_factory=dict)  # extra top-level build_app args
+    store: str = "actor"  # GenPulse's task store: "actor" (in-cluster) or "redis" (a private redis-server)
+    env: dict[str, str] = field(default_factory=dict)  # environment of GenPulse's Ray processes
 
 
 def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> dict[str, dict[str, Any] | None]:
@@ -39,8 +42,14 @@ def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> 
             _say(f"GenPulse: {w.n} jobs")
             args = services.genpulse_args(vendor.url, tempfile.mkdtemp(prefix="gpb-data-"), **w.kling)
             args.update(w.genpulse)
-            with services.genpulse(args) as api:
-                pids = {**vendor.pids, **api.pids}
+            with ExitStack() as stack:
+                pids = dict(vendor.pids)
+                if w.store == "redis":
+                    redis = stack.enter_context(services.redis_server())
+                    args["store"] = {"url": redis.url}
+                    pids.update(redis.pids)
+                api = stack.enter_context(services.genpulse(args, env_extra=w.env))
+                pids.update(api.pids)
                 reports["genpulse"] = drive("genpulse", api.url, vendor.url, w.n, pids=pids, **w.drive)
             _say(f"GenPulse done: {_brief(reports['genpulse'])}")
     return reports

@@ -82,11 +82,38 @@ def genpulse_args(vendor_url: str | None, data_dir: str, **kling: Any) -> dict[s
 
 
 @contextmanager
-def genpulse(args: dict[str, Any], *, num_cpus: int = 2, startup_timeout: float = 240) -> Iterator[Service]:
+def redis_server() -> Iterator[Service]:
+    """A private redis-server (no persistence) for GenPulse's Redis task store."""
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(
+        cmd, cwd=tempfile.mkdtemp(prefix="gpb-redis-"), stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        yield Service(f"redis://127.0.0.1:{port}/0", {"redis": proc.pid})
+    finally:
+        stop_group(proc, 5)
+
+
+@contextmanager
+def genpulse(
+    args: dict[str, Any], *, num_cpus: int = 2, env_extra: dict[str, str] | None = None, startup_timeout: float = 240
+) -> Iterator[Service]:
+    """GenPulse on a private Ray; ``env_extra`` reaches the Ray processes (e.g. ``RAY_SERVE_*`` switches)."""
     work = Path(tempfile.mkdtemp(prefix="gpb-genpulse-"))
     spec, ready = work / "spec.json", work / "ready.json"
     spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENPULSE_")}
+    env.update(env_extra or {})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     log = open(work / "host.log", "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(

@@ -10,14 +10,22 @@ from __future__ import annotations
 from benchmarks.pair import Workload, get, minus, per_job, run_pair, service_cpu, service_pss, vendor_429
 from benchmarks.report import Result
 
+Sides = tuple[str, ...]
+Env = dict[str, str] | None
+BOTH: Sides = ("baseline", "genpulse")
 
-def submit_storm(n: int = 1000, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 200) -> Result:
+
+def submit_storm(
+    n: int = 1000, sides: Sides = BOTH, concurrency: int = 200, store: str = "actor", env: Env = None
+) -> Result:
     w = Workload(
         n=n,
         vendor={"duration": "1", "qps": 0},
         baseline={"rate_limit_qps": 1000},
         kling={"rps": 1000, "max_concurrent_jobs": max(n, 10)},
         drive={"concurrency": concurrency, "poll_interval": 2.0, "timeout": 600},
+        store=store,
+        env=env or {},
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
     res = Result(
@@ -49,13 +57,17 @@ def submit_storm(n: int = 1000, sides: tuple[str, ...] = ("baseline", "genpulse"
     return res
 
 
-def long_jobs(n: int = 300, sides: tuple[str, ...] = ("baseline", "genpulse"), duration: float = 30.0) -> Result:
+def long_jobs(
+    n: int = 300, sides: Sides = BOTH, duration: float = 30.0, store: str = "actor", env: Env = None
+) -> Result:
     w = Workload(
         n=n,
         vendor={"duration": str(duration), "qps": 0},
         baseline={"rate_limit_qps": 1000},
         kling={"rps": 1000, "max_concurrent_jobs": max(n, 10)},
         drive={"concurrency": 200, "poll_interval": 5.0, "timeout": 600},
+        store=store,
+        env=env or {},
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
     res = Result(
@@ -83,7 +95,7 @@ def long_jobs(n: int = 300, sides: tuple[str, ...] = ("baseline", "genpulse"), d
     return res
 
 
-def rate_limit(n: int = 300, sides: tuple[str, ...] = ("baseline", "genpulse")) -> Result:
+def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env = None) -> Result:
     qps, conc, dur = 20, 10, 2.0
     w = Workload(
         n=n,
@@ -91,6 +103,8 @@ def rate_limit(n: int = 300, sides: tuple[str, ...] = ("baseline", "genpulse")) 
         baseline={"rate_limit_qps": qps},
         kling={"rps": qps, "max_concurrent_jobs": conc},
         drive={"concurrency": 200, "poll_interval": 2.0, "timeout": 900},
+        store=store,
+        env=env or {},
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
     floor = max(n * dur / conc, 2 * n / qps)  # concurrency-bound vs one submit + one poll per job at the rate

@@ -1,0 +1,106 @@
+"""Scenario 4: images/s through GenPulse's HTTP API vs the same pipeline in a bare loop in one process.
+
+Same model (the built-in tiny random-weight pipeline), same params, same thread count (the DiffusionDeployment
+gets ``num_cpus`` = all cores, so Ray gives it that many OpenMP threads, like the bare loop). Served: N tasks
+``POST /v1/tasks`` with ``Prefer: wait``, ``concurrency`` at a time, after a warm-up. Raw: ``DiffusionEngine``
+(the class the replica wraps) called N times in a loop, after a warm-up, with GenPulse stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import services
+from benchmarks.report import Result
+
+PARAMS: dict[str, Any] = {"prompt": "a red fox in snow", "width": 64, "height": 64, "num_inference_steps": 10}
+CACHE = Path(os.environ.get("GENPULSE_BENCH_MODEL_CACHE", Path(tempfile.gettempdir()) / "gpb-models"))
+
+
+def diffusion_config(cpus: int) -> dict[str, Any]:
+    return {"model": "tiny", "cache_dir": str(CACHE), "device": "cpu", "num_cpus": cpus, "max_ongoing_requests": 8}
+
+
+async def _served(url: str, n: int, concurrency: int, warmup: int) -> tuple[float, list[float], int]:
+    body = {"provider": "diffusers", "task_type": "text-to-image", "params": {**PARAMS, "seed": 1}}
+    sem = asyncio.Semaphore(concurrency)
+    lat: list[float] = []
+    failed = 0
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+
+        async def one(record: bool) -> None:
+            nonlocal failed
+            async with sem:
+                t0 = time.perf_counter()
+                r = await client.post("/v1/tasks", json=body, headers={"Prefer": "wait=60"})
+                task = r.json()
+                while task.get("status") not in ("succeeded", "failed", "canceled"):
+                    task = (await client.get(f"/v1/tasks/{task['id']}", params={"wait": 60})).json()
+                if record:
+                    lat.append(time.perf_counter() - t0)
+                    failed += task["status"] != "succeeded"
+
+        await asyncio.gather(*(one(False) for _ in range(warmup)))
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(True) for _ in range(n)))
+        return time.perf_counter() - t0, lat, failed
+
+
+def _raw(n: int, warmup: int, cpus: int) -> tuple[float, list[float]]:
+    import torch
+
+    from genpulse.config import DiffusionConfig
+    from genpulse.diffusion.engine import DiffusionEngine
+
+    torch.set_num_threads(cpus)
+    engine = DiffusionEngine(DiffusionConfig(**diffusion_config(cpus)))
+    params = {**PARAMS, "seed": 1}
+    for _ in range(warmup):
+        engine.generate(params)
+    lat = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        t = time.perf_counter()
+        engine.generate(params)
+        lat.append(time.perf_counter() - t)
+    return time.perf_counter() - t0, lat
+
+
+def diffusion(n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 4) -> Result:
+    cpus = min(2, os.cpu_count() or 1)
+    warmup = 2
+    res = Result("diffusion", f"python -m benchmarks diffusion -n {n}",
+                 {"images": n, **PARAMS, "served_concurrency": concurrency, "threads": cpus, "model": "tiny (CPU)"},
+                 labels=("bare loop", "served (HTTP)"))  # fmt: skip
+    served = raw = None
+    if "genpulse" in sides:
+        args = services.genpulse_args(None, tempfile.mkdtemp(prefix="gpb-data-"))
+        args["providers"]["diffusers"] = {"enabled": True}
+        args["diffusion"] = diffusion_config(cpus)
+        print(f"[bench] served: {n} images", file=sys.stderr, flush=True)
+        with services.genpulse(args, num_cpus=cpus) as api:
+            served = asyncio.run(_served(api.url, n, concurrency, warmup))
+    if "baseline" in sides:
+        print(f"[bench] bare loop: {n} images", file=sys.stderr, flush=True)
+        raw = _raw(n, warmup, cpus)
+    res.add("images/s", raw and round(n / raw[0], 3), served and round(n / served[0], 3), "served/raw >= 0.9")
+    res.add("latency per image p50, ms", raw and _ms(statistics.median(raw[1])),
+            served and _ms(statistics.median(served[1])), "(served includes queueing)")  # fmt: skip
+    res.add("failed", 0 if raw else None, served and served[2], "0")
+    res.raw = {"served_wall_s": served and served[0], "raw_wall_s": raw and raw[0]}
+    res.notes.append("GPU half of scenario 4 (SD-1.5-shaped pipeline at 512x512, @serve.batch gain) not run: "
+                     "no GPU machine was lent to this task.")  # fmt: skip
+    return res
+
+
+def _ms(x: float) -> float:
+    return round(x * 1000, 1)
