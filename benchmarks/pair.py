@@ -51,6 +51,7 @@ def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> 
                 api = stack.enter_context(services.genpulse(args, env_extra=w.env))
                 pids.update(api.pids)
                 reports["genpulse"] = drive("genpulse", api.url, vendor.url, w.n, pids=pids, **w.drive)
+                reports["genpulse"]["breakdown"] = tree_breakdown(api.pids["genpulse"])
             _say(f"GenPulse done: {_brief(reports['genpulse'])}")
     return reports
 
@@ -97,3 +98,29 @@ def per_job(value: float | None, r: dict[str, Any] | None) -> float | None:
 
 def minus(value: float | None, d: float) -> float | None:
     return None if value is None else round(value - d, 3)
+
+
+def tree_breakdown(root: int) -> dict[str, dict[str, float]]:
+    """CPU seconds (since start) and PSS MB of each live process under ``root``, by process title."""
+    load = __import__("benchmarks.driver", fromlist=["load_module"]).load_module()
+    kids = load._children()
+    out: dict[str, dict[str, float]] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(kids.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            name = argv[0].decode(errors="replace").rsplit("/", 1)[-1]
+            if name.startswith("python") and len(argv) > 2:
+                name = argv[1 if argv[1] != b"-u" else 2].decode(errors="replace").rsplit("/", 1)[-1]
+            name = name.split(" ")[0][:60]
+            cpu, pss = load._usage(pid, {})
+            slot = out.setdefault(name, {"cpu_s": 0.0, "pss_mb": 0.0, "count": 0})
+            slot["cpu_s"] = round(slot["cpu_s"] + cpu, 2)
+            slot["pss_mb"] = round(slot["pss_mb"] + pss / 2**20, 1)
+            slot["count"] += 1
+        except (OSError, IndexError):
+            pass
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_s"]))
