@@ -26,6 +26,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
         max_ongoing_requests=config.server.max_ongoing_requests,
+        logging_config={"enable_access_log": config.server.access_log},
         ray_actor_options={"num_cpus": 0},
     )
     return ingress.bind(config, diffusion)

@@ -51,7 +51,10 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        serve.start(http_options={"host": host, "port": port})
+        serve.start(
+            http_options={"host": host, "port": port},
+            logging_config={"enable_access_log": config.server.access_log},  # the proxy's log line per request
+        )
         from deployments.app import build_app
 
         serve.run(build_app(config), name=ns.name, route_prefix="/", blocking=False)

@@ -134,6 +134,11 @@ class ServerConfig(BaseModel):
     max_wait_s: float = Field(60, ge=0, description="Cap on `?wait=N` and `Prefer: wait=N`.")
     ingress_replicas: int = Field(1, ge=1)
     max_ongoing_requests: int = Field(200, ge=1)
+    access_log: bool = Field(
+        False,
+        description="Serve's access log line per request (ingress replica and, via `genpulse serve`, the proxy). "
+        "Off: on 2 cores it cost 7-20 % of request throughput (docs/benchmarks.md).",
+    )
 
 
 class ProviderConfig(BaseModel):
