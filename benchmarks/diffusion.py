@@ -1,7 +1,9 @@
 """Scenario 4: images/s through GenPulse's HTTP API vs the same pipeline in a bare loop in one process.
 
-Same model (the built-in tiny random-weight pipeline), same params, same thread count (the DiffusionDeployment
-gets ``num_cpus`` = all cores, so Ray gives it that many OpenMP threads, like the bare loop). Served: N tasks
+Same model (the built-in tiny random-weight pipeline), same params, same thread count: one (GenPulse's default
+``num_cpus=1`` for the DiffusionDeployment, for which Ray sets ``OMP_NUM_THREADS=1``; the bare loop calls
+``torch.set_num_threads(1)``). On this shared 2-core box two torch threads were 30-45x *slower* per image
+than one (OpenMP threads spinning against other load), so a two-thread comparison measures only noise. Served: N tasks
 ``POST /v1/tasks`` with ``Prefer: wait``, ``concurrency`` at a time, after a warm-up. Raw: ``DiffusionEngine``
 (the class the replica wraps) called N times in a loop, after a warm-up, with GenPulse stopped.
 """
@@ -76,7 +78,7 @@ def _raw(n: int, warmup: int, cpus: int) -> tuple[float, list[float]]:
 
 
 def diffusion(n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 4) -> Result:
-    cpus = min(2, os.cpu_count() or 1)
+    cpus = 1
     warmup = 2
     res = Result("diffusion", f"python -m benchmarks diffusion -n {n}",
                  {"images": n, **PARAMS, "served_concurrency": concurrency, "threads": cpus, "model": "tiny (CPU)"},

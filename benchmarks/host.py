@@ -26,6 +26,7 @@ def main(args_file: str, ready_file: str) -> None:
 
     from benchmarks.env import free_port
     from deployments.app import build_app
+    from genpulse.config import AppArgs
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -40,8 +41,10 @@ def main(args_file: str, ready_file: str) -> None:
     )
     try:
         port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port, **spec.get("http_options", {})})
-        serve.run(build_app(spec["args"]), name="genpulse", route_prefix="/")
+        http_options = {"host": "127.0.0.1", "port": port, **spec.get("http_options", {})}
+        config = AppArgs.load(spec["args"])  # GENPULSE_* in this process's environment apply here
+        serve.start(http_options=http_options, logging_config={"enable_access_log": config.server.access_log})
+        serve.run(build_app(config), name="genpulse", route_prefix="/")
         Path(ready_file).write_text(json.dumps({"port": port, "pid": os.getpid()}))
         stop.wait()
     finally:
