@@ -2,7 +2,8 @@
 
 Run as its own process (``python -m benchmarks.host ARGS_JSON READY_FILE``) so the Ray processes form one tree
 under it, which the load driver accounts for (CPU, PSS). It writes ``{"port", "pid"}`` to READY_FILE once the
-app is RUNNING and shuts Serve and Ray down on SIGTERM.
+app is RUNNING and shuts Serve and Ray down on SIGTERM. Meanwhile it redeploys on request (``redeploy_forever``),
+which lets the smoke tests pay for one Ray start instead of one per scenario.
 """
 
 from __future__ import annotations
@@ -46,12 +47,28 @@ def main(args_file: str, ready_file: str) -> None:
         serve.start(http_options=http_options, logging_config={"enable_access_log": config.server.access_log})
         serve.run(build_app(config), name="genpulse", route_prefix="/")
         Path(ready_file).write_text(json.dumps({"port": port, "pid": os.getpid()}))
-        stop.wait()
+        redeploy_forever(Path(ready_file).parent, port, stop)
     finally:
         try:
             serve.shutdown()
         finally:
             ray.shutdown()
+
+
+def redeploy_forever(work: Path, port: int, stop: threading.Event) -> None:
+    """Shared-host mode (smoke tests): ``request-K.json`` (build_app args) → redeploy → ``ready-K.json``."""
+    from ray import serve
+
+    from deployments.app import build_app
+
+    while not stop.wait(0.1):
+        for request in sorted(work.glob("request-*.json")):
+            gen = request.stem.removeprefix("request-")
+            args = json.loads(request.read_text())
+            request.unlink()
+            serve.delete("genpulse")
+            serve.run(build_app(args), name="genpulse", route_prefix="/")
+            (work / f"ready-{gen}.json").write_text(json.dumps({"port": port, "pid": os.getpid()}))
 
 
 if __name__ == "__main__":

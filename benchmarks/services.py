@@ -27,6 +27,7 @@ class Service:
     url: str
     pids: dict[str, int] = field(default_factory=dict)  # name -> root pid of a process tree to account
     pids_file: str | None = None  # run.sh's "name pid pattern" lines
+    workdir: str | None = None  # GenPulse host: its spec, ready files, log
 
 
 @contextmanager
@@ -104,11 +105,47 @@ def redis_server() -> Iterator[Service]:
         stop_group(proc, 5)
 
 
+_SHARED: dict[str, Any] = {}  # the host of ``shared_genpulse`` while it runs
+
+
+@contextmanager
+def shared_genpulse(startup_timeout: float = 240) -> Iterator[None]:
+    """Start one GenPulse host; ``genpulse()`` calls inside redeploy on it (new namespace each) instead of
+    starting Ray again. For smoke tests: the process accounting then includes earlier deployments' actors."""
+    first = genpulse_args(None, tempfile.mkdtemp(prefix="gpb-data-"))
+    with genpulse(first, startup_timeout=startup_timeout) as svc:
+        _SHARED.update(svc=svc, gen=0)
+        try:
+            yield
+        finally:
+            _SHARED.clear()
+
+
+def _redeploy(args: dict[str, Any], timeout: float) -> Service:
+    svc: Service = _SHARED["svc"]
+    work = Path(svc.workdir or "")
+    _SHARED["gen"] += 1
+    gen = _SHARED["gen"]
+    args = {**args, "namespace": f"genpulse-bench-{gen}"}
+    tmp = work / f".request-{gen}.json"
+    tmp.write_text(json.dumps(args))
+    tmp.rename(work / f"request-{gen:04d}.json")
+    deadline = time.monotonic() + timeout
+    while not (work / f"ready-{gen:04d}.json").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"redeploy {gen} did not finish in {timeout}s; see {work / 'host.log'}")
+        time.sleep(0.1)
+    return svc
+
+
 @contextmanager
 def genpulse(
     args: dict[str, Any], *, num_cpus: int = 2, env_extra: dict[str, str] | None = None, startup_timeout: float = 240
 ) -> Iterator[Service]:
     """GenPulse on a private Ray; ``env_extra`` reaches the Ray processes (e.g. ``RAY_SERVE_*`` switches)."""
+    if _SHARED and not env_extra:
+        yield _redeploy(args, startup_timeout)
+        return
     work = Path(tempfile.mkdtemp(prefix="gpb-genpulse-"))
     spec, ready = work / "spec.json", work / "ready.json"
     spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus}))
@@ -135,7 +172,7 @@ def genpulse(
         info = json.loads(ready.read_text())
         url = f"http://127.0.0.1:{info['port']}"
         wait_http(url + "/health", 60, proc)
-        yield Service(url, {"genpulse": proc.pid})
+        yield Service(url, {"genpulse": proc.pid}, workdir=str(work))
     finally:
         stop_group(proc, 30)
         log.close()
