@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="", help="result file suffix; tagged runs do not touch docs/benchmarks.md")
     p.add_argument("--store", choices=("actor", "redis"), help="GenPulse task store (vendor scenarios)")
     p.add_argument("--serve-env", action="append", default=[], metavar="K=V", help="env of GenPulse's Ray processes")
+    p.add_argument("--opt", action="append", default=[], metavar="K=V", help="scenario keyword (e.g. size=256)")
     a = p.parse_args(argv)
     if a.scenario != "diffusion" and not bench_available():
         p.error("the shared bench (fakevendor.py, load.py, celery_ref/) was not found; set GENPULSE_BENCH_DIR")
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         kwargs["store"] = a.store
     if a.serve_env:
         kwargs["env"] = dict(kv.split("=", 1) for kv in a.serve_env)
+    for kv in a.opt:
+        key, value = kv.split("=", 1)
+        kwargs[key] = float(value) if "." in value else int(value) if value.lstrip("-").isdigit() else value
     result = runner(a.scenario)(**kwargs)
     out = publish(result, tag=a.tag, docs=a.side == "both")
     print(result.table())

@@ -32,8 +32,8 @@ def diffusion_config(cpus: int) -> dict[str, Any]:
     return {"model": "tiny", "cache_dir": str(CACHE), "device": "cpu", "num_cpus": cpus, "max_ongoing_requests": 8}
 
 
-async def _served(url: str, n: int, concurrency: int, warmup: int) -> tuple[float, list[float], int]:
-    body = {"provider": "diffusers", "task_type": "text-to-image", "params": {**PARAMS, "seed": 1}}
+async def _served(url: str, n: int, concurrency: int, warmup: int, params: dict) -> tuple[float, list[float], int]:
+    body = {"provider": "diffusers", "task_type": "text-to-image", "params": {**params, "seed": 1}}
     sem = asyncio.Semaphore(concurrency)
     lat: list[float] = []
     failed = 0
@@ -57,7 +57,7 @@ async def _served(url: str, n: int, concurrency: int, warmup: int) -> tuple[floa
         return time.perf_counter() - t0, lat, failed
 
 
-def _raw(n: int, warmup: int, cpus: int) -> tuple[float, list[float]]:
+def _raw(n: int, warmup: int, cpus: int, params: dict) -> tuple[float, list[float]]:
     import torch
 
     from genpulse.config import DiffusionConfig
@@ -65,7 +65,7 @@ def _raw(n: int, warmup: int, cpus: int) -> tuple[float, list[float]]:
 
     torch.set_num_threads(cpus)
     engine = DiffusionEngine(DiffusionConfig(**diffusion_config(cpus)))
-    params = {**PARAMS, "seed": 1}
+    params = {**params, "seed": 1}
     for _ in range(warmup):
         engine.generate(params)
     lat = []
@@ -77,11 +77,19 @@ def _raw(n: int, warmup: int, cpus: int) -> tuple[float, list[float]]:
     return time.perf_counter() - t0, lat
 
 
-def diffusion(n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 4) -> Result:
+def diffusion(
+    n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 4, size: int = 0, steps: int = 0
+) -> Result:
+    """``size``/``steps`` override PARAMS (64 px, 10 steps): more work per image dilutes the per-task overhead."""
+    params = {
+        **PARAMS,
+        **({"width": size, "height": size} if size else {}),
+        **({"num_inference_steps": steps} if steps else {}),
+    }
     cpus = 1
     warmup = 2
     res = Result("diffusion", f"python -m benchmarks diffusion -n {n}",
-                 {"images": n, **PARAMS, "served_concurrency": concurrency, "threads": cpus, "model": "tiny (CPU)"},
+                 {"images": n, **params, "served_concurrency": concurrency, "threads": cpus, "model": "tiny (CPU)"},
                  labels=("bare loop", "served (HTTP)"))  # fmt: skip
     served = raw = None
     if "genpulse" in sides:
@@ -90,10 +98,10 @@ def diffusion(n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), co
         args["diffusion"] = diffusion_config(cpus)
         print(f"[bench] served: {n} images", file=sys.stderr, flush=True)
         with services.genpulse(args, num_cpus=cpus) as api:
-            served = asyncio.run(_served(api.url, n, concurrency, warmup))
+            served = asyncio.run(_served(api.url, n, concurrency, warmup, params))
     if "baseline" in sides:
         print(f"[bench] bare loop: {n} images", file=sys.stderr, flush=True)
-        raw = _raw(n, warmup, cpus)
+        raw = _raw(n, warmup, cpus, params)
     res.add("images/s", raw and round(n / raw[0], 3), served and round(n / served[0], 3), "served/raw >= 0.9")
     res.add("latency per image p50, ms", raw and _ms(statistics.median(raw[1])),
             served and _ms(statistics.median(served[1])), "(served includes queueing)")  # fmt: skip
