@@ -9,9 +9,10 @@ import httpx
 from genpulse.config import AppArgs
 from genpulse.providers.base import Provider
 from genpulse.providers.cloud import CloudProvider
+from genpulse.rehost import rehost_output
 from genpulse.runners import DiffusionRunner, Generate, Runner
 from genpulse.storage import Storage
-from genpulse.vendor_runner import Limiter, VendorRunner, download_output
+from genpulse.vendor_runner import Limiter, VendorRunner
 
 
 def vendor_http_client(provider: CloudProvider) -> httpx.AsyncClient:
@@ -33,7 +34,7 @@ def build_runner(
         if limiter is None:
             raise ValueError(f"provider {provider.name!r} needs a rate limiter")
         http = client or vendor_http_client(provider)
-        rehost = partial(download_output, http, storage.put, max_bytes=provider.config.max_output_bytes)
+        rehost = partial(rehost_output, http, storage, max_bytes=provider.config.max_output_bytes)
         return VendorRunner(provider, http, limiter, rehost)
     if generate is None:
         raise ValueError(f"provider {provider.name!r} needs a generate function")
