@@ -11,6 +11,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.retention_actor import start_retention
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
@@ -30,6 +31,7 @@ class Ingress:
         store = open_store(args.store, args.namespace)
         storage = open_storage(args.storage)
         pools = {p: start_pool(p, args, app_name) for p in registry.names()}
+        self.retention = start_retention(args)
         dispatcher = PoolDispatcher(pools)
         self.diffusion = diffusion
 
