@@ -22,9 +22,10 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel
 
 from genpulse.errors import InvalidRequest, NotFound, ServiceUnavailable
 from genpulse.media import sniff
@@ -59,7 +60,7 @@ class ImageInput:
 class InputResolver:
     storage: Storage
     guard: UrlGuard
-    client: httpx.AsyncClient  # from ``guard.client()``: every hop and connection is checked
+    client: httpx.AsyncClient | None  # from ``guard.client()``; made on first download when None
     max_bytes: int
 
     async def image(self, value: str, *, want: Want = "bytes", field: str = "image") -> ImageInput:
@@ -129,6 +130,8 @@ class InputResolver:
         return content_type
 
     async def _download(self, url: str, field: str) -> bytes:
+        if self.client is None:
+            self.client = self.guard.client(timeout=httpx.Timeout(30, connect=10), follow_redirects=True)
         try:
             async with self.client.stream("GET", url) as response:
                 if response.status_code >= 500:
@@ -144,6 +147,35 @@ class InputResolver:
                 return b"".join(chunks)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"{field}: image URL could not be fetched: {type(exc).__name__}") from None
+
+
+async def resolve_asset_refs(params: BaseModel, resolver: InputResolver) -> BaseModel:
+    """``params`` with every string that is an asset id (at any depth) replaced by the image it names, as a
+    presigned URL where the storage has them, else a ``data:`` URI. Vendor modules then see only the URL and
+    inline forms they already handle. Other strings, URLs included, are left to the vendor. The values are
+    ours, so the copy is not validated again."""
+
+    async def walk(value: Any, path: str) -> Any:
+        if isinstance(value, str) and _ASSET.match(value):
+            image = await resolver.image(value, want="any", field=path)
+            return image.url or image.data_uri
+        if isinstance(value, BaseModel):
+            updates = {}
+            for name in type(value).model_fields:
+                old = getattr(value, name)
+                new = await walk(old, f"{path}.{name}")
+                if new is not old:
+                    updates[name] = new
+            return value.model_copy(update=updates) if updates else value
+        if isinstance(value, list | tuple):
+            items = [await walk(v, f"{path}.{i}") for i, v in enumerate(value)]
+            return type(value)(items) if any(n is not o for n, o in zip(items, value, strict=True)) else value
+        if isinstance(value, dict):
+            pairs = {k: await walk(v, f"{path}.{k}") for k, v in value.items()}
+            return pairs if any(pairs[k] is not value[k] for k in value) else value
+        return value
+
+    return await walk(params, "params")
 
 
 def _bad(field: str, reason: str) -> InvalidRequest:

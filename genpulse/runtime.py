@@ -7,10 +7,12 @@ from functools import partial
 import httpx
 
 from genpulse.config import AppArgs
+from genpulse.inputs import InputResolver, resolve_asset_refs
 from genpulse.providers.base import Provider
 from genpulse.providers.cloud import CloudProvider
 from genpulse.rehost import rehost_output
 from genpulse.runners import DiffusionRunner, Generate, Runner
+from genpulse.security import UrlGuard
 from genpulse.storage import Storage
 from genpulse.vendor_runner import Limiter, VendorRunner
 
@@ -40,7 +42,8 @@ def build_runner(
             raise ValueError(f"provider {provider.name!r} needs a rate limiter")
         http = client or vendor_http_client(provider)
         rehost = partial(rehost_output, http, storage, max_bytes=provider.config.max_output_bytes)
-        return VendorRunner(provider, http, limiter, rehost)
+        inputs = InputResolver(storage, UrlGuard(args.security), None, args.storage.max_input_bytes)
+        return VendorRunner(provider, http, limiter, rehost, prepare=partial(resolve_asset_refs, resolver=inputs))
     if generate is None:
         raise ValueError(f"provider {provider.name!r} needs a generate function")
     return DiffusionRunner(generate)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from genpulse.errors import GenPulseError, ProviderError, ProviderRateLimited
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
@@ -31,6 +32,7 @@ from genpulse.schemas import Asset, Task
 log = logging.getLogger("genpulse.vendor")
 
 Rehost = Callable[[VendorOutput], Awaitable[Asset]]
+Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
 
 
@@ -53,9 +55,10 @@ class VendorRunner:
         rehost: Rehost,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        prepare: Prepare | None = None,
     ) -> None:
         self.provider, self.client, self.limiter, self.rehost = provider, client, limiter, rehost
-        self._sleep, self._clock = sleep, clock
+        self._sleep, self._clock, self._prepare = sleep, clock, prepare
         # At most as many vendor exchanges in flight as pooled connections: httpcore's pool queue is quadratic,
         # so thousands of jobs must queue here, not there.
         self._slots = asyncio.Semaphore(provider.config.max_connections)
@@ -68,6 +71,8 @@ class VendorRunner:
         job: VendorJob | None = None
         try:
             if job_id is None:
+                if self._prepare is not None:  # e.g. asset ids in image params -> URLs the vendor can fetch
+                    params = await self._prepare(params)
                 job = await self._submit(task, params, priority)
                 job_id = job.job_id
                 await ctx.checkpoint(job_id)
