@@ -65,7 +65,12 @@ def test_missing_bucket_is_service_unavailable(s3_config: StorageConfig) -> None
 
 
 def test_unreachable_endpoint_is_service_unavailable(s3_config: StorageConfig) -> None:
-    storage = S3Storage(s3_config.model_copy(update={"endpoint_url": f"http://127.0.0.1:{free_port()}"}))
+    import boto3
+    from botocore.config import Config
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    client = boto3.client("s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+    storage = S3Storage(s3_config.model_copy(update={"endpoint_url": endpoint}), client=client)
     with pytest.raises(ServiceUnavailable):
         storage.ping()
 
