@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -16,9 +17,11 @@ from ray import serve
 
 from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
+from genpulse.dispatch import PoolDispatcher
 from genpulse.providers import Registry
 from genpulse.runners import Runner
 from genpulse.runtime import build_runner
+from genpulse.service import TaskService
 from genpulse.storage import Storage, open_storage
 from genpulse.tasks import open_store
 from genpulse.worker import TaskWorker
@@ -40,7 +43,25 @@ def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -
             return await handle.generate.remote(params)
 
         return build_runner(spec, args, storage, generate=generate)
+    if spec.kind == "pipeline":
+        return build_runner(spec, args, storage, service=_step_service(args, app_name, storage))
     return build_runner(spec, args, storage, limiter=ActorLimiter(connect_limiter(provider, args)))
+
+
+def _step_service(args: AppArgs, app_name: str, storage: Storage) -> Callable[[], TaskService]:
+    """How a pipeline submits its steps: a TaskService over the other providers' pools, made on first use."""
+    made: list[TaskService] = []
+
+    def get() -> TaskService:
+        if not made:
+            registry = Registry(args)
+            steps = [p.name for p in registry.all() if p.kind != "pipeline"]
+            pools = {name: start_pool(name, args, app_name) for name in steps}
+            store = open_store(args.store, args.namespace)
+            made.append(TaskService(args, store, storage, registry, PoolDispatcher(pools)))
+        return made[0]
+
+    return get
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
+from genpulse.pipelines.provider import PipelineProvider
 from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.kling import KlingProvider
@@ -12,6 +13,7 @@ from genpulse.providers.tencent import TencentProvider
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
     KlingProvider.name: KlingProvider,
+    PipelineProvider.name: PipelineProvider,
     TencentProvider.name: TencentProvider,
 }
 
