@@ -174,3 +174,23 @@ def test_frames_are_fitted_to_the_vendor(size: tuple[int, int], expected: tuple[
 def test_a_corrupt_image_is_an_invalid_request() -> None:
     with pytest.raises(InvalidRequest, match="not a decodable image"):
         prepare_frame(png()[:40], FrameSpec())
+
+
+async def test_text_to_image_to_video_chains_two_steps(kling: KlingState, tmp_path: Path, tiny_cache: Path) -> None:
+    args = AppArgs.load(
+        {
+            "storage": {"path": str(tmp_path / "data")},
+            "diffusion": {"cache_dir": str(tiny_cache)},
+            "providers": {"kling": {"base_url": kling.base_url, "access_key": AK, "secret_key": SK}},
+        }
+    )
+    rt = build_local(args)
+    params = {"prompt": "a lighthouse", "image_params": {"width": 64, "height": 64, "num_inference_steps": 1}}
+    done = await run(rt, params, "text-to-image-to-video")
+    assert done.status == TaskStatus.succeeded, done.error
+    image_step, frame_step, video_step = done.result["steps"]
+    assert [image_step["name"], frame_step["name"], video_step["name"]] == ["image", "frame", "video"]
+    assert image_step["provider"] == "diffusers" and image_step["assets"][0]["content_type"] == "image/png"
+    assert frame_step["assets"][0]["width"] == 300  # the 64 px image, fitted to Kling's 300 px minimum
+    assert kling.requests[0]["body"]["prompt"] == "a lighthouse"
+    assert rt.service.storage.read(done.result["assets"][0]["id"]) == FAKE_MP4
