@@ -1,4 +1,4 @@
-"""The retention actor on the shared Ray session: it sweeps expired assets on its own."""
+"""Storage on the shared Ray session: the retention actor sweeps on its own; pipeline steps run as Ray tasks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from genpulse.config import AppArgs
-from genpulse.errors import NotFound
+from genpulse.errors import InvalidRequest, NotFound
+from genpulse.pipelines.frames import FrameSpec, prepare_frame
+from genpulse.pipelines.steps import run_step
 from genpulse.storage import LocalStorage
 from tests.conftest import wait_for
+from tests.storage.media import png
 
 
 @pytest.mark.ray
@@ -44,3 +47,15 @@ def test_the_retention_actor_deletes_expired_assets(ray_serve: object, tmp_path:
         ray.kill(actor)
     no_retention = args.storage.model_copy(update={"retention_days": None})
     assert start_retention(args.model_copy(update={"storage": no_retention})) is None
+
+
+@pytest.mark.ray
+async def test_pipeline_steps_run_as_ray_tasks(ray_serve: object) -> None:
+    import ray
+
+    assert ray.is_initialized()
+    data, width, height = await run_step(prepare_frame, png(100, 50), FrameSpec(min_side=300))
+    assert (width, height) == (600, 300) and data[:3] == b"\xff\xd8\xff"
+    with pytest.raises(InvalidRequest, match="not a decodable image") as info:
+        await run_step(prepare_frame, b"garbage", FrameSpec())
+    assert info.value.details == {"field": "params.image"}
