@@ -180,9 +180,15 @@ class TencentProvider(CloudProvider):
             now=self._clock(),
         )
         reply = await send_json(
-            client, self.name, "POST", url + "/", classify=classify, headers=headers, content=body,
+            client,
+            self.name,
+            "POST",
+            url + "/",
+            classify=classify,
+            headers=headers,
+            content=body,
             timeout=self.config.timeout_s,
-        )  # fmt: skip
+        )
         response = reply.get("Response") if isinstance(reply, dict) else None
         if not isinstance(response, dict):
             raise MalformedReply(f"tencent: {action}: no `Response` object in {str(reply)[:200]}")
