@@ -23,7 +23,9 @@ from genpulse.errors import (
 from genpulse.providers.cloud import JobState, VendorJob
 from genpulse.providers.signing import canonical_request, sha256_hex, tc3_sign, tc3_signature
 from genpulse.providers.tencent import TencentProvider
+from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
+from tests.vendors.e2e import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 from tests.vendors.tencent import TencentState, build_app, tc3_expected_signature
 
@@ -200,3 +202,31 @@ async def test_unknown_status_and_malformed_reply(env: Env, task_type: str, outc
 async def test_unknown_job_is_refused(env: Env) -> None:
     with pytest.raises(ProviderInvalidInput, match="JobNotExist"):
         await env.provider.poll(env.client, "text-to-image", "aiart:nope")
+
+
+# End to end: the HTTP API, real workers and storage, against the imitation -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TencentState, httpx.Client]]:
+    state = TencentState({SECRET_ID: SECRET_KEY}, queue_s=0.1, run_s=0.2)
+    with serve_asgi(build_app(state)) as url:
+        state.base_url = url
+        tencent = {"base_url": url, "access_key": SECRET_ID, "secret_key": SECRET_KEY}
+        args = local_args(tmp_path_factory.mktemp("tencent"), providers={"tencent": tencent})
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+            yield state, client
+
+
+def test_e2e_images_are_stored_as_our_assets(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    body = {"provider": "tencent", "task_type": "text-to-image", "params": {"prompt": "雨中, 竹林", "num": 2}}
+    task = submit_and_wait(client, body)
+    assert_assets_are_ours(client, task, state.base_url, "image/png")
+    assert len(task["result"]["assets"]) == 2
+
+
+def test_e2e_image_to_video(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    body = {"provider": "tencent", "task_type": "image-to-video", "params": {"image": PNG_B64}}
+    assert_assets_are_ours(client, submit_and_wait(client, body), state.base_url, "video/mp4")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +27,9 @@ from genpulse.errors import (
 from genpulse.providers.cloud import JobState, VendorJob
 from genpulse.providers.signing import canonical_request, sha256_hex, volc_sign, volc_signature
 from genpulse.providers.volcengine import VolcengineProvider
+from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
+from tests.vendors.e2e import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 from tests.vendors.volcengine import VolcState, build_app, volc_expected_signature
 
@@ -303,3 +306,65 @@ async def test_malformed_seedream_reply(env: Env) -> None:
     env.state.outcomes.append("malformed")
     with pytest.raises(MalformedReply):
         await submit(env, "text-to-image", {"model": "doubao-seedream-4-0-250828", "prompt": "x"})
+
+
+# End to end: the HTTP API, real workers and storage, against the imitation -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VolcState, httpx.Client]]:
+    state = VolcState({AK: SK}, {ARK_KEY}, queue_s=0.1, run_s=0.2)
+    with serve_asgi(build_app(state)) as url:
+        state.base_url = url
+        volc = {
+            "endpoints": {"visual": url, "ark": url + "/api/v3"},
+            "access_key": AK,
+            "secret_key": SK,
+            "api_key": ARK_KEY,
+        }
+        args = local_args(tmp_path_factory.mktemp("volc"), providers={"volcengine": volc})
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+            yield state, client
+
+
+@pytest.mark.parametrize(
+    ("task_type", "params", "content_type"),
+    [
+        ("text-to-image", {"prompt": "a red apple"}, "image/png"),
+        ("text-to-image", {"model": "doubao-seedream-4-0-250828", "prompt": "狗"}, "image/png"),
+        ("image-to-video", {"model": "doubao-seedance-1-0-pro-250528", "image": PNG_B64}, "video/mp4"),
+    ],
+)
+def test_e2e_outputs_are_stored_as_our_assets(
+    live: tuple[VolcState, httpx.Client], task_type: str, params: dict, content_type: str
+) -> None:
+    state, client = live
+    task = submit_and_wait(client, {"provider": "volcengine", "task_type": task_type, "params": params})
+    assert_assets_are_ours(client, task, state.base_url, content_type)
+
+
+def test_e2e_deadline_fails_the_task_and_cancels_the_vendor_job(live: tuple[VolcState, httpx.Client]) -> None:
+    state, client = live
+    state.queue_s = 60
+    try:
+        body = {
+            "provider": "volcengine",
+            "task_type": "text-to-video",
+            "params": {"model": "doubao-seedance-1-0-pro-250528", "prompt": "slow"},
+            "deadline_s": 1.5,
+        }
+        task = submit_and_wait(client, body)
+    finally:
+        state.queue_s = 0.1
+    assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout"
+    assert state.jobs[task["provider_task_id"]].canceled
+
+
+def test_e2e_api_without_credentials_is_refused_at_submit(live: tuple[VolcState, httpx.Client], tmp_path: Path) -> None:
+    state, _ = live
+    volc = {"endpoints": {"visual": state.base_url}, "access_key": AK, "secret_key": SK}
+    with running_app(local_args(tmp_path, providers={"volcengine": volc})) as app:
+        params = {"model": "doubao-seedream-4-0-250828", "prompt": "x"}
+        body = {"provider": "volcengine", "task_type": "text-to-image", "params": params}
+        r = httpx.post(f"{app.url}/v1/tasks", json=body)
+        assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
