@@ -27,8 +27,8 @@ from genpulse.providers.kling import KlingProvider
 from genpulse.providers.signing import JwtCache, hs256_jwt
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import assert_assets_are_ours, submit_and_wait
 from tests.vendors.kling import KlingState, build_app
+from tests.vendors.live import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 
 AK, SK = "AKtestkling0000", "SKtestkling0000000000000000000000"
@@ -239,6 +239,15 @@ def test_e2e_moderated_job_fails_without_retry(live: tuple[KlingState, httpx.Cli
     task = submit_and_wait(client, {"provider": "kling", "task_type": "text-to-image", "params": {"prompt": "x"}})
     assert task["status"] == "failed" and task["attempts"] == 1
     assert task["error"]["type"] == "content_moderated" and not task["error"]["retryable"]
+
+
+def test_e2e_job_outliving_its_deadline_fails(live: tuple[KlingState, httpx.Client]) -> None:
+    state, client = live
+    state.outcomes.append("forever")
+    body = {"provider": "kling", "task_type": "text-to-video", "params": {"prompt": "x"}, "deadline_s": 1.5}
+    task = submit_and_wait(client, body)
+    assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout"
+    assert task["provider_task_id"] in state.jobs  # submitted once, then abandoned (Kling has no cancel API)
 
 
 def test_e2e_unconfigured_provider_is_refused_at_submit(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from genpulse.providers.signing import canonical_request, sha256_hex, tc3_sign, 
 from genpulse.providers.tencent import TencentProvider
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import assert_assets_are_ours, submit_and_wait
+from tests.vendors.live import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 from tests.vendors.tencent import TencentState, build_app, tc3_expected_signature
 
@@ -230,3 +230,11 @@ def test_e2e_image_to_video(live: tuple[TencentState, httpx.Client]) -> None:
     state, client = live
     body = {"provider": "tencent", "task_type": "image-to-video", "params": {"image": PNG_B64}}
     assert_assets_are_ours(client, submit_and_wait(client, body), state.base_url, "video/mp4")
+
+
+def test_e2e_job_outliving_its_deadline_fails(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    state.outcomes.append("forever")
+    body = {"provider": "tencent", "task_type": "text-to-video", "params": {"prompt": "x"}, "deadline_s": 1.5}
+    task = submit_and_wait(client, body)
+    assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout" and task["attempts"] == 1

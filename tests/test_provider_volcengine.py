@@ -29,7 +29,7 @@ from genpulse.providers.signing import canonical_request, sha256_hex, volc_sign,
 from genpulse.providers.volcengine import VolcengineProvider
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import assert_assets_are_ours, submit_and_wait
+from tests.vendors.live import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 from tests.vendors.volcengine import VolcState, build_app, volc_expected_signature
 
