@@ -201,6 +201,15 @@ async def test_unknown_status_and_malformed_reply(env: Env, outcome: str) -> Non
         await env.provider.poll(env.client, "text-to-video", job.job_id)
 
 
+async def test_slow_vendor_times_out(env: Env) -> None:
+    args = {"base_url": env.provider.base_url, "access_key": AK, "secret_key": SK, "timeout_s": 0.2}
+    impatient = KlingProvider(AppArgs.load({"providers": {"kling": args}}), clock=env.clock)
+    env.state.errors.append("slow")
+    with pytest.raises(ProviderTimeout) as exc:
+        await impatient.poll(env.client, "text-to-video", "1")
+    assert exc.value.retryable
+
+
 async def test_unreachable_vendor_is_retryable(env: Env) -> None:
     down = make_provider("http://127.0.0.1:9", env.clock)
     with pytest.raises(ProviderServerError) as exc:
