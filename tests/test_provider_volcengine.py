@@ -152,6 +152,29 @@ def test_model_picks_the_api_and_credentials_are_checked() -> None:
 
 
 @pytest.mark.parametrize(
+    ("task_type", "params", "valid"),
+    [
+        ("text-to-image", {"prompt": "x"}, True),
+        ("text-to-image", {"model": "doubao-seedream-4-0-250828", "prompt": "x"}, True),
+        ("text-to-image", {"model": "doubao-seedream-4-0-250828", "prompt": "x", "scale": 0.5}, False),
+        ("image-to-video", {"model": "ep-20250101-abc", "image": "https://example.com/a.png"}, True),
+        ("text-to-video", {"model": "jimeng_ti2v_v30_pro", "prompt": "x", "duration": 5}, False),
+    ],
+)
+def test_json_schema_agrees_with_validation(task_type: str, params: dict, valid: bool) -> None:
+    """The published schema's oneOf branches never overlap, so a JSON Schema validator (a form) agrees with us."""
+    jsonschema = pytest.importorskip("jsonschema")
+    provider = make_provider("http://127.0.0.1:1", Clock())
+    schema_ok = jsonschema.Draft202012Validator(provider.schemas()[task_type]).is_valid(params)
+    try:
+        provider.validate(task_type, params)
+        ours_ok = True
+    except InvalidRequest:
+        ours_ok = False
+    assert schema_ok is ours_ok is valid
+
+
+@pytest.mark.parametrize(
     ("task_type", "params", "kind"),
     [
         ("text-to-image", {"prompt": "a red apple", "width": 2048, "height": 2048}, "image"),

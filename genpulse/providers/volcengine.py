@@ -81,7 +81,9 @@ class ArkTextToImage(BaseModel):
     """Seedream images on Ark (synchronous)."""
 
     model_config = _STRICT
-    model: str = Field("doubao-seedream-4-0-250828", pattern=_SEEDREAM, description="Seedream model or ep- id.")
+    model: str = Field(
+        pattern=_SEEDREAM, description="Seedream model or ep- id.", examples=["doubao-seedream-4-0-250828"]
+    )
     prompt: str = Field(min_length=1, max_length=4000, description="What to draw.")
     images: list[ImageRef] = Field(default_factory=list, max_length=14, description="Reference images (0-14).")
     size: str = Field("2K", pattern=r"^([124]K|\d{3,5}x\d{3,5})$", description="`1K`/`2K`/`4K` or `WIDTHxHEIGHT`.")
@@ -96,7 +98,9 @@ class ArkTextToVideo(BaseModel):
     """Seedance video on Ark, from text."""
 
     model_config = _STRICT
-    model: str = Field("doubao-seedance-1-0-pro-250528", pattern=_SEEDANCE, description="Seedance model or ep- id.")
+    model: str = Field(
+        pattern=_SEEDANCE, description="Seedance model or ep- id.", examples=["doubao-seedance-1-0-pro-250528"]
+    )
     prompt: str = Field(min_length=1, max_length=2000, description="What happens in the video.")
     resolution: Literal["480p", "720p", "1080p"] | None = Field(None, description="Output resolution.")
     ratio: AspectRatio | Literal["adaptive"] | None = Field(None, description="Width:height of the video.")
@@ -115,6 +119,7 @@ class ArkImageToVideo(ArkTextToVideo):
 
 
 def api_of(value: Any) -> str:
+    """``visual`` unless ``model`` names an Ark model; Ark models are required, so the branches never overlap."""
     model = value.get("model") if isinstance(value, dict) else getattr(value, "model", None)
     return "visual" if model is None or str(model).startswith("jimeng_") else "ark"
 
