@@ -169,7 +169,7 @@ class VolcengineProvider(CloudProvider):
             if isinstance(exc.details, list):
                 for item in exc.details:
                     item["field"] = item["field"].replace(f"params.{api}.", "params.", 1)
-            exc.message = exc.message.replace(f"{api}.", "")
+            exc.message = exc.message.replace(f"params: {api}.", "params: ").replace(f"; {api}.", "; ")
             exc.args = (exc.message,)
             raise
         if not self.ready(api):
