@@ -225,7 +225,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KlingState,
     state = KlingState({AK: SK}, queue_s=0.1, run_s=0.2)
     with serve_asgi(build_app(state)) as url:
         state.base_url = url
-        kling = {"base_url": url, "access_key": AK, "secret_key": SK}
+        kling = {"base_url": url, "access_key": AK, "secret_key": SK, "poll_interval_s": 0.1}
         args = local_args(tmp_path_factory.mktemp("kling"), providers={"kling": kling})
         with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
             yield state, client

@@ -110,6 +110,14 @@ async def submit(env: Env, task_type: str, params: dict) -> VendorJob:
     return await env.provider.submit(env.client, task_type, env.provider.validate(task_type, params))
 
 
+def test_poll_schedule_is_quick_for_images_and_a_configured_interval_wins() -> None:
+    provider = make_provider("http://127.0.0.1:1", Clock())
+    assert provider.poll_delay("text-to-image", 40, 20) == 3.0 and provider.poll_delay("text-to-video", 120, 40) > 3
+    cfg = {"access_key": SECRET_ID, "secret_key": SECRET_KEY, "poll_interval_s": 0.25}
+    fixed = TencentProvider(AppArgs.load({"providers": {"tencent": cfg}}))
+    assert fixed.poll_delay("text-to-image", 40, 20) == fixed.poll_delay("text-to-video", 120, 40) == 0.25
+
+
 def test_param_models() -> None:
     provider = make_provider("http://127.0.0.1:1", Clock())
     schemas = provider.schemas()
@@ -212,7 +220,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TencentStat
     state = TencentState({SECRET_ID: SECRET_KEY}, queue_s=0.1, run_s=0.2)
     with serve_asgi(build_app(state)) as url:
         state.base_url = url
-        tencent = {"base_url": url, "access_key": SECRET_ID, "secret_key": SECRET_KEY}
+        tencent = {"base_url": url, "access_key": SECRET_ID, "secret_key": SECRET_KEY, "poll_interval_s": 0.1}
         args = local_args(tmp_path_factory.mktemp("tencent"), providers={"tencent": tencent})
         with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
             yield state, client

@@ -133,6 +133,12 @@ async def run_to_end(env: Env, task_type: str, job: VendorJob) -> tuple[list[Job
     return states, job
 
 
+def test_a_configured_poll_interval_wins() -> None:
+    assert make_provider("http://127.0.0.1:1", Clock()).poll_delay("text-to-image", 40, 20) == 3.0
+    fixed = make_provider("http://127.0.0.1:1", Clock(), poll_interval_s=0.25)
+    assert fixed.poll_delay("text-to-image", 40, 20) == fixed.poll_delay("image-to-video", 120, 40) == 0.25
+
+
 def test_model_picks_the_api_and_credentials_are_checked() -> None:
     visual_only = make_provider("http://127.0.0.1:1", Clock(), api_key=None)
     assert visual_only.is_configured()
@@ -344,6 +350,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VolcState, 
             "access_key": AK,
             "secret_key": SK,
             "api_key": ARK_KEY,
+            "poll_interval_s": 0.1,
         }
         args = local_args(tmp_path_factory.mktemp("volc"), providers={"volcengine": volc})
         with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:

@@ -231,7 +231,7 @@ class VolcengineProvider(CloudProvider):
         return True
 
     def poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
-        if task_type == "text-to-image":
+        if task_type == "text-to-image" and self.config.poll_interval_s is None:
             return 1.0 if elapsed_s < 30 else 3.0
         return super().poll_delay(task_type, elapsed_s, polls)
 
