@@ -56,9 +56,3 @@ class ActorLimiter:
 
     async def report_429(self, retry_after: float | None = None) -> None:
         await self._call("report_429", retry_after)
-
-
-async def apply_config(provider: str, args: AppArgs) -> None:
-    """Push the configured limits to the provider's limiter (run-time change, no restart)."""
-    cfg = args.provider(provider)
-    await connect_limiter(provider, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)
