@@ -139,6 +139,11 @@ class ProviderConfig(BaseModel):
     model_config = _STRICT
     enabled: bool = True
     base_url: str | None = None
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URLs of a vendor's other APIs, by name (volcengine: `visual`, `ark`); "
+        "each overrides that API's default.",
+    )
     api_key: SecretStr | None = None
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None

@@ -8,11 +8,13 @@ from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.kling import KlingProvider
 from genpulse.providers.tencent import TencentProvider
+from genpulse.providers.volcengine import VolcengineProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
     KlingProvider.name: KlingProvider,
     TencentProvider.name: TencentProvider,
+    VolcengineProvider.name: VolcengineProvider,
 }
 
 
