@@ -147,6 +147,14 @@ class ProviderConfig(BaseModel):
     burst: float | None = Field(None, gt=0, description="Token-bucket capacity; defaults to max(1, rps).")
     max_concurrent_jobs: int = Field(10, ge=1, description="Vendor jobs in flight at once, cluster-wide.")
     max_output_bytes: int = Field(512 << 20, ge=1, description="Largest vendor output re-hosted.")
+    servers: list[str] = Field(
+        default_factory=list,
+        description="Self-hosted servers (ComfyUI): base URLs such as http://10.0.0.5:8188. Jobs go to the least "
+        "busy one. Addresses come only from config, never from a request.",
+    )
+    group_id: str | None = Field(
+        None, description="MiniMax GroupId, for older keys that need it on /v1/files/retrieve; unset otherwise."
+    )
 
 
 class AppArgs(BaseSettings):

@@ -6,9 +6,11 @@ from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
 from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
+from genpulse.providers.openai import OpenAIProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    OpenAIProvider.name: OpenAIProvider,
 }
 
 

@@ -1,0 +1,39 @@
+"""One vendor end to end through the real HTTP API (in-process app, real TaskWorkers) against its imitation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.harness import local_args, running_app
+
+
+def submit_and_finish(
+    tmp_path: Path, provider: str, config: dict[str, Any], task_type: str, params: dict[str, Any], vendor_url: str
+) -> dict[str, Any]:
+    """Submit one task, wait until it ends, check it succeeded with our Assets only; return the task."""
+    args = local_args(tmp_path, providers={provider: {"rps": 100, **config}})
+    with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+        listing = {p["name"]: p for p in client.get("/v1/providers").json()["data"]}
+        assert listing[provider]["configured"] is True and task_type in listing[provider]["task_types"]
+        schema = client.get(f"/meta/schemas/{provider}")
+        assert schema.status_code == 200 and "properties" in schema.json()["task_types"][task_type]
+        created = client.post("/v1/tasks", json={"provider": provider, "task_type": task_type, "params": params})
+        assert created.status_code == 202, created.text
+        task = client.get(f"/v1/tasks/{created.json()['id']}", params={"wait": 20}).json()
+        assert task["status"] == "succeeded", task
+        assert task["result"]["assets"], task
+        for asset in task["result"]["assets"]:
+            content = client.get(asset["url"])
+            assert content.status_code == 200 and len(content.content) == asset["bytes"] > 0
+        assert vendor_url not in json.dumps(task["result"]), "a vendor URL leaked into the task result"
+        return task
+
+
+def unconfigured_submit(tmp_path: Path, provider: str, task_type: str, params: dict[str, Any]) -> httpx.Response:
+    """Submit to a provider with no credentials/servers: the answer must be a 4xx, not a failed task later."""
+    with running_app(local_args(tmp_path)) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+        return client.post("/v1/tasks", json={"provider": provider, "task_type": task_type, "params": params})
