@@ -6,10 +6,12 @@ from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
 from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
+from genpulse.providers.minimax import MiniMaxProvider
 from genpulse.providers.openai import OpenAIProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
 }
 
