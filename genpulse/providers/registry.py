@@ -5,12 +5,14 @@ from __future__ import annotations
 from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
 from genpulse.providers.base import Provider
+from genpulse.providers.dashscope import DashScopeProvider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.minimax import MiniMaxProvider
 from genpulse.providers.openai import OpenAIProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    DashScopeProvider.name: DashScopeProvider,
     MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
 }
