@@ -25,7 +25,7 @@ from genpulse.providers.cloud import JobState
 from genpulse.providers.dashscope import DashScopeProvider
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.dashscope import DashScopeState, build_app
-from tests.vendors.e2e import submit_and_finish, unconfigured_submit
+from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit
 from tests.vendors.server import serve_asgi
 
 KEY = "sk-test-dashscope-0000"
@@ -179,3 +179,11 @@ def test_end_to_end(tmp_path: Path) -> None:
 def test_unconfigured_is_a_4xx(tmp_path: Path) -> None:
     r = unconfigured_submit(tmp_path, "dashscope", "text-to-image", {"prompt": "a flower shop"})
     assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
+
+
+def test_a_job_that_outlives_its_deadline_is_canceled_at_the_vendor(tmp_path: Path) -> None:
+    state = DashScopeState(KEY, queue_s=60, run_s=60)
+    with serve_asgi(build_app(state)) as url:
+        outlive_deadline(tmp_path, "dashscope", {"base_url": url, "api_key": KEY}, "text-to-image", {"prompt": "x"})
+        (job,) = state.jobs.values()
+        assert job.canceled

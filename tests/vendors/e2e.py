@@ -37,3 +37,17 @@ def unconfigured_submit(tmp_path: Path, provider: str, task_type: str, params: d
     """Submit to a provider with no credentials/servers: the answer must be a 4xx, not a failed task later."""
     with running_app(local_args(tmp_path)) as app, httpx.Client(base_url=app.url, timeout=30) as client:
         return client.post("/v1/tasks", json={"provider": provider, "task_type": task_type, "params": params})
+
+
+def outlive_deadline(
+    tmp_path: Path, provider: str, config: dict[str, Any], task_type: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit a task with a 1.5 s deadline to a vendor job that never ends; return the failed task."""
+    args = local_args(tmp_path, providers={provider: {"rps": 100, **config}})
+    with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+        body = {"provider": provider, "task_type": task_type, "params": params, "deadline_s": 1.5}
+        created = client.post("/v1/tasks", json=body)
+        assert created.status_code == 202, created.text
+        task = client.get(f"/v1/tasks/{created.json()['id']}", params={"wait": 20}).json()
+        assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout", task
+        return task
