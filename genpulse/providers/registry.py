@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
+from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.base import Provider
 from genpulse.providers.dashscope import DashScopeProvider
 from genpulse.providers.diffusers import DiffusersProvider
@@ -12,6 +13,7 @@ from genpulse.providers.openai import OpenAIProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    BaiduProvider.name: BaiduProvider,
     DashScopeProvider.name: DashScopeProvider,
     MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
