@@ -6,6 +6,7 @@ from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
 from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.base import Provider
+from genpulse.providers.comfyui import ComfyUIProvider
 from genpulse.providers.dashscope import DashScopeProvider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.minimax import MiniMaxProvider
@@ -14,6 +15,7 @@ from genpulse.providers.openai import OpenAIProvider
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
     BaiduProvider.name: BaiduProvider,
+    ComfyUIProvider.name: ComfyUIProvider,
     DashScopeProvider.name: DashScopeProvider,
     MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
