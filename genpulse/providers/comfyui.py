@@ -309,6 +309,8 @@ class ComfyUIProvider(CloudProvider):
             raise status_error(self.name, response.status_code, response.text, retry_after(response))
 
     def poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
+        if self.config.poll_interval_s is not None:
+            return self.config.poll_interval_s
         return 0.5 if elapsed_s < 30 else 2.0  # each poll already waits on the websocket
 
 

@@ -9,11 +9,15 @@ from genpulse.providers.base import Provider
 from genpulse.providers.comfyui import ComfyUIProvider
 from genpulse.providers.dashscope import DashScopeProvider
 from genpulse.providers.diffusers import DiffusersProvider
+from genpulse.providers.kling import KlingProvider
 from genpulse.providers.minimax import MiniMaxProvider
 from genpulse.providers.openai import OpenAIProvider
+from genpulse.providers.tencent import TencentProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    KlingProvider.name: KlingProvider,
+    TencentProvider.name: TencentProvider,
     BaiduProvider.name: BaiduProvider,
     ComfyUIProvider.name: ComfyUIProvider,
     DashScopeProvider.name: DashScopeProvider,

@@ -15,7 +15,7 @@ def submit_and_finish(
     tmp_path: Path, provider: str, config: dict[str, Any], task_type: str, params: dict[str, Any], vendor_url: str
 ) -> dict[str, Any]:
     """Submit one task, wait until it ends, check it succeeded with our Assets only; return the task."""
-    args = local_args(tmp_path, providers={provider: {"rps": 100, **config}})
+    args = local_args(tmp_path, providers={provider: {"rps": 100, "poll_interval_s": 0.1, **config}})
     with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
         listing = {p["name"]: p for p in client.get("/v1/providers").json()["data"]}
         assert listing[provider]["configured"] is True and task_type in listing[provider]["task_types"]
@@ -43,7 +43,7 @@ def outlive_deadline(
     tmp_path: Path, provider: str, config: dict[str, Any], task_type: str, params: dict[str, Any]
 ) -> dict[str, Any]:
     """Submit a task with a 1.5 s deadline to a vendor job that never ends; return the failed task."""
-    args = local_args(tmp_path, providers={provider: {"rps": 100, **config}})
+    args = local_args(tmp_path, providers={provider: {"rps": 100, "poll_interval_s": 0.1, **config}})
     with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
         body = {"provider": provider, "task_type": task_type, "params": params, "deadline_s": 1.5}
         created = client.post("/v1/tasks", json=body)
