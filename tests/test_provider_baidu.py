@@ -25,7 +25,7 @@ from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.cloud import JobState
 from tests.vendors.baidu import BaiduState, build_app
 from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import submit_and_finish, unconfigured_submit
+from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit
 from tests.vendors.server import serve_asgi
 
 KEY = "bce-v3/ALTAK-test000/0000000000000000000000000000000000000000"
@@ -183,3 +183,11 @@ def test_end_to_end(tmp_path: Path) -> None:
 def test_unconfigured_is_a_4xx(tmp_path: Path) -> None:
     r = unconfigured_submit(tmp_path, "baidu", "text-to-image", {"prompt": "a puppy"})
     assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
+
+
+def test_a_job_that_outlives_its_deadline_is_deleted_at_the_vendor(tmp_path: Path) -> None:
+    state = BaiduState(KEY, queue_s=60, run_s=60)
+    with serve_asgi(build_app(state)) as url:
+        outlive_deadline(tmp_path, "baidu", {"base_url": url, "api_key": KEY}, "image-to-video", {"image": FIRST_FRAME})
+        (job,) = state.jobs.values()
+        assert job.canceled

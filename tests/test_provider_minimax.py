@@ -24,7 +24,7 @@ from genpulse.errors import (
 from genpulse.providers.cloud import JobState
 from genpulse.providers.minimax import MiniMaxProvider
 from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import submit_and_finish, unconfigured_submit
+from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit
 from tests.vendors.minimax import MiniMaxState, build_app
 from tests.vendors.server import serve_asgi
 
@@ -174,3 +174,12 @@ def test_end_to_end(tmp_path: Path) -> None:
 def test_unconfigured_is_a_4xx(tmp_path: Path) -> None:
     r = unconfigured_submit(tmp_path, "minimax", "text-to-video", {"prompt": "a red panda"})
     assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
+
+
+def test_a_job_that_outlives_its_deadline_fails_with_a_timeout(tmp_path: Path) -> None:
+    state = MiniMaxState(KEY, queue_s=0.1, run_s=0.2)
+    state.outcomes.append("forever")
+    with serve_asgi(build_app(state)) as url:
+        config = {"base_url": url, "api_key": KEY}
+        task = outlive_deadline(tmp_path, "minimax", config, "text-to-video", {"prompt": "x"})
+    assert task["provider_task_id"] in state.jobs and task["error"]["retryable"] is False

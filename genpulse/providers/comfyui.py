@@ -20,7 +20,7 @@ import copy
 import hashlib
 import mimetypes
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -151,7 +151,7 @@ class ComfyUIProvider(CloudProvider):
         return await send_json(client, self.name, method, url, timeout=self.config.timeout_s, **kwargs)
 
     async def submit(self, client: httpx.AsyncClient, task_type: str, params: BaseModel) -> VendorJob:
-        assert isinstance(params, ComfyUIWorkflow)
+        params = cast(ComfyUIWorkflow, params)
         try:  # nothing is queued before /prompt: failures up to here may be retried freely
             server = await self._pick_server(client)
             workflow = copy.deepcopy(params.workflow)
