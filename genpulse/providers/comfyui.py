@@ -289,10 +289,11 @@ class ComfyUIProvider(CloudProvider):
         return None
 
     async def cancel(self, client: httpx.AsyncClient, task_type: str, job_id: str) -> bool:
-        server, prompt_id, _ = self._parse(job_id)
+        server, prompt_id, client_id = self._parse(job_id)
         if server is None:
             return False
         where = await self._where(client, server, prompt_id)
+        self._unwatch(client_id)
         if where == "pending":
             await self._post_empty(client, f"{server}/queue", {"delete": [prompt_id]})
         elif where == "running":
@@ -330,7 +331,7 @@ def _finished(job_id: str, server: str, view: RunView) -> VendorJob:
             outputs.append(VendorOutput(kind, url=url, content_type=mime, extra={"filename": f.filename}))
         return VendorJob(job_id, JobState.succeeded, 100.0, outputs, raw_status="success")
     err = view.error
-    where = f"node {err.get('node_id')} ({err.get('node_type')})"
+    where = f"node {err.get('node_id')} ({err.get('node_type')})" if err else "an unrecorded node"
     if view.finished == "interrupted":
         interrupted = ProviderError(f"comfyui: interrupted at {where}", provider_code="execution_interrupted")
         return VendorJob(job_id, JobState.canceled, error=interrupted, raw_status="interrupted")
