@@ -64,7 +64,8 @@ def apply_message(view: RunView, prompt_id: str, message: dict[str, Any]) -> Non
             view.finished = view.finished or "success"
     elif kind == "progress" and isinstance(data.get("value"), int | float) and data.get("max"):
         view.started = True
-        view.progress = max(0.0, min(100.0, 100.0 * data["value"] / data["max"]))
+        # per node; kept monotonic so a second sampler (refiner, upscaler) does not move the task backwards
+        view.progress = max(view.progress or 0.0, min(100.0, 100.0 * data["value"] / data["max"]))
     elif kind == "executed":
         view.files.extend(collect_files({"n": data.get("output")}))
     elif kind == "execution_success":
