@@ -16,13 +16,13 @@ from genpulse.providers.tencent import TencentProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
-    KlingProvider.name: KlingProvider,
-    TencentProvider.name: TencentProvider,
     BaiduProvider.name: BaiduProvider,
     ComfyUIProvider.name: ComfyUIProvider,
     DashScopeProvider.name: DashScopeProvider,
     MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
+    KlingProvider.name: KlingProvider,
+    TencentProvider.name: TencentProvider,
 }
 
 
