@@ -155,6 +155,14 @@ class ProviderConfig(BaseModel):
     poll_interval_s: float | None = Field(
         None, gt=0, description="Fixed poll interval; unset: the provider's adaptive schedule (1 s, then slower)."
     )
+    servers: list[str] = Field(
+        default_factory=list,
+        description="Self-hosted servers (ComfyUI): base URLs such as http://10.0.0.5:8188. Jobs go to the least "
+        "busy one. Addresses come only from config, never from a request.",
+    )
+    group_id: str | None = Field(
+        None, description="MiniMax GroupId, for older keys that need it on /v1/files/retrieve; unset otherwise."
+    )
 
 
 class AppArgs(BaseSettings):
