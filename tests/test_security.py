@@ -144,3 +144,13 @@ async def test_connections_are_checked_even_without_a_prior_check(site: str) -> 
             await client.get(f"{site}/ok")
     async with UrlGuard(SecurityConfig(allow_http_urls=True, allow_private_urls=True)).client() as client:
         assert (await client.get(f"{site}/ok")).text == "fine"
+
+
+async def test_comfyui_fetches_image_urls_through_the_guard() -> None:
+    from genpulse.providers.comfyui import ComfyUIProvider
+
+    provider = ComfyUIProvider(AppArgs.load({}))
+    async with httpx.AsyncClient() as vendor_client:
+        for url in ("https://127.0.0.1:9/a.png", "https://[::ffff:169.254.169.254]/latest/meta-data"):
+            with pytest.raises(InvalidRequest):
+                await provider._fetch(vendor_client, url)
