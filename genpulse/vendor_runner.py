@@ -142,35 +142,3 @@ class VendorRunner:
         await self.limiter.acquire_request("high")
         async with self._slots:
             await self.provider.cancel(self.client, task.task_type, job_id)
-
-
-async def download_output(
-    client: httpx.AsyncClient, store: Callable[[bytes, str], Asset], output: VendorOutput, *, max_bytes: int
-) -> Asset:
-    """Fetch one vendor output (inline or by URL, size-capped) and store it; returns our Asset."""
-    from genpulse.errors import ProviderServerError, ProviderTimeout
-
-    content_type = output.content_type or {"image": "image/png", "video": "video/mp4"}.get(output.kind, "")
-    if output.data is not None:
-        data = output.data
-    elif output.url:
-        try:
-            async with client.stream("GET", output.url) as response:
-                if response.status_code >= 400:
-                    raise ProviderServerError(f"output download failed: HTTP {response.status_code}")
-                content_type = output.content_type or response.headers.get("content-type", content_type)
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ProviderError(f"output larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-        except httpx.TimeoutException:
-            raise ProviderTimeout("output download timed out") from None
-        except httpx.HTTPError as exc:
-            raise ProviderServerError(f"output download failed: {type(exc).__name__}") from None
-    else:
-        raise ProviderError("vendor output has neither data nor url")
-    content_type = content_type.split(";")[0].strip() or "application/octet-stream"
-    return await asyncio.to_thread(store, data, content_type)
