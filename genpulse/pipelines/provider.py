@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genpulse.errors import InvalidRequest
+from genpulse.errors import InvalidRequest, ProviderNotConfigured
 from genpulse.providers.base import Provider
 from genpulse.providers.image_input import ImageRef
 
@@ -69,7 +69,12 @@ class PipelineProvider(Provider):
         if provider_name == self.name:
             raise InvalidRequest(f"{field}: a pipeline step cannot be a pipeline", details={"field": field})
         try:
-            Registry(self.args).get(provider_name).validate(task_type, params)
+            provider = Registry(self.args).get(provider_name)
+            if not provider.is_configured():
+                raise ProviderNotConfigured(f"provider {provider_name!r} is not configured", details={"field": field})
+            provider.validate(task_type, params)
+        except ProviderNotConfigured as exc:
+            raise ProviderNotConfigured(f"{step} step: {exc.message}", details=exc.details) from None
         except InvalidRequest as exc:
             raise InvalidRequest(f"{step} step: {exc.message}", details=exc.details) from None
 

@@ -146,6 +146,7 @@ async def test_steps_are_validated_at_submit(kling: KlingState, tmp_path: Path) 
         ({"image": image, "video_provider": "pipeline"}, "cannot be a pipeline"),
         ({"image": image, "video_params": {"duration": 7}}, "video step"),
         ({"image": "ftp://x"}, "image"),
+        ({"image": image, "video_provider": "minimax"}, "video step: provider 'minimax' is not configured"),
     ]:
         with pytest.raises(InvalidRequest, match=match):
             await rt.service.submit(TaskRequest(provider="pipeline", task_type="image-to-video", params=params))
