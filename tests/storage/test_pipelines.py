@@ -163,10 +163,10 @@ async def test_an_input_that_is_not_an_image_fails_before_the_vendor(kling: Klin
 
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [((1000, 100), (750, 300)), ((100, 100), (300, 300)), ((5000, 2500), (2048, 1024)), ((400, 300), (400, 300))],
+    [((1000, 100), (750, 300)), ((100, 100), (300, 300)), ((2000, 1000), (1024, 512)), ((400, 300), (400, 300))],
 )
 def test_frames_are_fitted_to_the_vendor(size: tuple[int, int], expected: tuple[int, int]) -> None:
-    data, width, height = prepare_frame(png(*size), FrameSpec(min_side=300, max_side=2048, max_ratio=2.5))
+    data, width, height = prepare_frame(png(*size), FrameSpec(min_side=300, max_side=1024, max_ratio=2.5))
     assert (width, height) == expected
     with Image.open(io.BytesIO(data)) as img:
         assert (img.format, img.size) == ("JPEG", expected)
@@ -177,21 +177,15 @@ def test_a_corrupt_image_is_an_invalid_request() -> None:
         prepare_frame(png()[:40], FrameSpec())
 
 
-async def test_text_to_image_to_video_chains_two_steps(kling: KlingState, tmp_path: Path, tiny_cache: Path) -> None:
-    args = AppArgs.load(
-        {
-            "storage": {"path": str(tmp_path / "data")},
-            "diffusion": {"cache_dir": str(tiny_cache)},
-            "providers": {"kling": {"base_url": kling.base_url, "access_key": AK, "secret_key": SK}},
-        }
-    )
-    rt = build_local(args)
-    params = {"prompt": "a lighthouse", "image_params": {"width": 64, "height": 64, "num_inference_steps": 1}}
+async def test_text_to_image_to_video_chains_two_steps(kling: KlingState, tmp_path: Path) -> None:
+    rt = runtime(kling, {"path": str(tmp_path / "data")})
+    params = {"prompt": "a lighthouse", "image_provider": "kling", "video_params": {"mode": "std"}}
     done = await run(rt, params, "text-to-image-to-video")
     assert done.status == TaskStatus.succeeded, done.error
     image_step, frame_step, video_step = done.result["steps"]
     assert [image_step["name"], frame_step["name"], video_step["name"]] == ["image", "frame", "video"]
-    assert image_step["provider"] == "diffusers" and image_step["assets"][0]["content_type"] == "image/png"
-    assert frame_step["assets"][0]["width"] == 300  # the 64 px image, fitted to Kling's 300 px minimum
-    assert kling.requests[0]["body"]["prompt"] == "a lighthouse"
+    assert image_step["provider"] == "kling" and image_step["assets"][0]["content_type"] == "image/png"
+    assert frame_step["assets"][0]["width"] == 300  # the vendor's 8 px image, fitted to Kling's 300 px minimum
+    assert [r["path"] for r in kling.requests] == ["images/generations", "videos/image2video"]
+    assert all(r["body"]["prompt"] == "a lighthouse" for r in kling.requests)
     assert rt.service.storage.read(done.result["assets"][0]["id"]) == FAKE_MP4
