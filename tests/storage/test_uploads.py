@@ -135,3 +135,10 @@ def test_s3_content_redirects_to_a_presigned_url(s3_client: TestClient) -> None:
     assert "X-Amz-Signature=" in location
     assert httpx.get(location).content == data
     assert s3_client.get("/v1/assets/ast_000000000000000000000000/content").status_code == 404
+
+
+def test_the_upload_form_is_in_the_openapi_schema(client: TestClient) -> None:
+    upload = client.get("/openapi.json").json()["paths"]["/v1/assets"]["post"]
+    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["file"] and schema["properties"]["file"]["format"] == "binary"
+    assert {"201", "413", "415"} <= set(upload["responses"])
