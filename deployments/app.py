@@ -19,7 +19,8 @@ from genpulse.config import AppArgs
 
 def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     config = AppArgs.load(args)
-    diffusion = DiffusionDeployment.options(**options_for(config.diffusion)).bind(config.diffusion)
+    diffusion_options = options_for(config.diffusion, config.placement.diffusion)
+    diffusion = DiffusionDeployment.options(**diffusion_options).bind(config.diffusion)
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
         max_ongoing_requests=config.server.max_ongoing_requests,

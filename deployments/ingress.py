@@ -6,16 +6,19 @@ and puts a ``TaskService`` on the FastAPI app's state. Nothing here does work th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.limiter_actor import connect_limiter
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
 from genpulse.dispatch import PoolDispatcher
 from genpulse.providers import Registry
+from genpulse.providers.cloud import CloudProvider
 from genpulse.service import TaskService
 from genpulse.storage import open_storage
 from genpulse.tasks import open_store
@@ -27,7 +30,7 @@ class Ingress:
     def __init__(self, args: AppArgs, diffusion: DeploymentHandle) -> None:
         app_name = serve.get_replica_context().app_name
         registry = Registry(args)
-        store = open_store(args.store, args.namespace)
+        store = open_store(args.store, args.namespace, args.placement.store.actor_options())
         storage = open_storage(args.storage)
         pools = {p: start_pool(p, args, app_name) for p in registry.names()}
         dispatcher = PoolDispatcher(pools)
@@ -38,6 +41,11 @@ class Ingress:
 
         async def storage_ready() -> None:
             storage.ping()
+
+        limiters = {p.name: connect_limiter(p.name, args) for p in registry.all() if isinstance(p, CloudProvider)}
+
+        async def limiters_ready() -> None:
+            await asyncio.gather(*(h.stats.remote() for h in limiters.values()))
 
         self.service = TaskService(
             args,
@@ -50,6 +58,7 @@ class Ingress:
                 "storage": storage_ready,
                 "workers": dispatcher.ping,
                 "diffusion": diffusion_ready,
+                "limiters": limiters_ready,
             },
         )
         self.max_body_bytes = args.server.max_body_bytes
