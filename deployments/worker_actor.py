@@ -13,9 +13,11 @@ from typing import Any
 
 import ray
 from ray import serve
+from ray.exceptions import RayActorError
 
 from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
+from genpulse.errors import ServiceUnavailable
 from genpulse.metrics import MeteredLimiter
 from genpulse.providers import Registry
 from genpulse.runners import Runner
@@ -38,7 +40,10 @@ def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -
         handle = serve.get_deployment_handle("DiffusionDeployment", app_name)
 
         async def generate(params: dict[str, Any]) -> dict[str, Any]:
-            return await handle.generate.remote(params)
+            try:
+                return await handle.generate.remote(params)
+            except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
+                raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
 
         return build_runner(spec, args, storage, generate=generate)
     limiter = MeteredLimiter(ActorLimiter(connect_limiter(provider, args)), provider)
