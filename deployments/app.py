@@ -24,6 +24,6 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
         max_ongoing_requests=config.server.max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0},
+        ray_actor_options={"num_cpus": 0, **config.placement.ingress.actor_options()},
     )
     return ingress.bind(config, diffusion)

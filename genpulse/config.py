@@ -188,6 +188,7 @@ class PlacementConfig(BaseModel):
     """Placement of each GenPulse component; see ``cluster/README.md`` for the node groups it targets."""
 
     model_config = _STRICT
+    ingress: Placement = Field(default_factory=Placement, description="Ingress replicas (HTTP API).")
     diffusion: Placement = Field(default_factory=Placement, description="DiffusionDeployment replicas.")
     workers: Placement = Field(default_factory=Placement, description="ProviderWorker actors.")
     limiters: Placement = Field(default_factory=Placement, description="RateLimiter actors.")

@@ -49,7 +49,8 @@ def load_args(env: dict[str, str], args: dict[str, Any], monkeypatch: pytest.Mon
 
 
 def placed_resources(args: AppArgs) -> set[str]:
-    parts = (args.placement.diffusion, args.placement.workers, args.placement.limiters, args.placement.store)
+    p = args.placement
+    parts = (p.ingress, p.diffusion, p.workers, p.limiters, p.store)
     return {name for p in parts for name in p.resources}
 
 
@@ -153,3 +154,42 @@ def test_rayservice_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert args.placement.diffusion.resources == {"gpu_node": 0.01}
     assert placed_resources(args) <= set().union(*advertised.values())
+
+
+def exported_series() -> dict[str, set[str]]:
+    """Every series name GenPulse exports, with the labels it carries."""
+    from genpulse import metrics
+
+    series: dict[str, set[str]] = {}
+    suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
+    for m in metrics.ALL:
+        for suffix in suffixes[m.kind]:
+            series[f"ray_{m.name}{suffix}"] = {*m.tag_keys, "SessionName"} | ({"le"} if suffix == "_bucket" else set())
+    series |= {
+        "genpulse_store_tasks": {"provider", "status"},
+        "genpulse_store_oldest_queued_seconds": {"provider"},
+        "genpulse_store_up": set(),
+        "ray_node_cpu_utilization": {"SessionName"},
+    }
+    return series
+
+
+def test_grafana_dashboard_queries_exported_metrics() -> None:
+    dashboard = json.loads((CLUSTER / "grafana" / "genpulse.json").read_text())
+    series = exported_series()
+    used = set()
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    for expr in queries:
+        for name in re.findall(r"\b((?:ray_)?genpulse_[a-z0-9_]+|ray_node_cpu_utilization)\b", expr):
+            assert name in series, f"{name} is not exported"
+            used.add(name)
+            labels = (
+                set(re.findall(r"by \(([^)]*)\)", expr)[0].replace(" ", "").split(",")) if " by (" in expr else set()
+            )
+            selectors = set(re.findall(r"([A-Za-z_]+)=~?\"", expr))
+            assert labels | selectors <= series[name] | {"le"}, (expr, series[name])
+    from genpulse import metrics
+
+    assert {f"ray_{m.name}" for m in metrics.ALL} <= {re.sub(r"_(total|bucket|sum|count)$", "", u) for u in used}
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

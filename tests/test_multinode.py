@@ -111,6 +111,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_for_ray: int, tiny_c
             "workers": {"lease_ttl_s": 6, "reconcile_interval_s": 1, "queued_grace_s": 2, "backoff_base_s": 0.5},
             "providers": {"kling": {"enabled": False}, "tencent": {"enabled": False}},
             "placement": {
+                "ingress": {"resources": {"head_node": 0.01}},
                 "diffusion": {"resources": {"gpu_node": 0.01}},
                 "workers": {"resources": {"head_node": 0.01}},
                 "limiters": {"resources": {"head_node": 0.01}},

@@ -11,7 +11,7 @@ from genpulse.errors import ConfigError
 
 def test_default_placement_is_anywhere() -> None:
     args = AppArgs.load({})
-    for part in ("diffusion", "workers", "limiters", "store"):
+    for part in ("ingress", "diffusion", "workers", "limiters", "store"):
         assert getattr(args.placement, part).actor_options() == {}
     assert options_for(args.diffusion, args.placement.diffusion)["ray_actor_options"] == {"num_cpus": 1, "num_gpus": 0}
 
