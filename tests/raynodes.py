@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -121,10 +122,9 @@ class RayNode:
                 proc.kill()
         psutil.wait_procs(procs, timeout=10)
 
-    def restart_gcs(self, downtime: float = 0.0) -> float:
-        """SIGKILL the head's gcs_server and start it again with the same command line and environment.
-
-        Returns the seconds it was down. The raylets keep running and reconnect; with GCS fault tolerance
+    def restart_gcs(self, during: Callable[[], Any] = lambda: None, downtime: float = 0.0) -> float:
+        """SIGKILL the head's gcs_server, run ``during`` (and wait ``downtime`` s), start it again with the
+        same command line and environment. Returns the seconds it was down. The raylets keep running and reconnect; with GCS fault tolerance
         (``RAY_REDIS_ADDRESS``) the new GCS loads the cluster's tables back from Redis.
         """
         gcs = self.find("gcs_server")
@@ -132,7 +132,8 @@ class RayNode:
         gcs.kill()
         gcs.wait(10)
         started = time.monotonic()
-        time.sleep(downtime)
+        during()
+        time.sleep(max(0.0, downtime - (time.monotonic() - started)))
         with (self.tmp / "gcs-restart.log").open("ab") as log:
             new = subprocess.Popen(cmdline, env=environ, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         self.extra.append(psutil.Process(new.pid))
