@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -123,9 +123,9 @@ class RayNode:
         psutil.wait_procs(procs, timeout=10)
 
     def restart_gcs(self, during: Callable[[], Any] = lambda: None, downtime: float = 0.0) -> float:
-        """SIGKILL the head's gcs_server, run ``during`` (and wait ``downtime`` s), start it again with the
-        same command line and environment. Returns the seconds it was down. The raylets keep running and reconnect; with GCS fault tolerance
-        (``RAY_REDIS_ADDRESS``) the new GCS loads the cluster's tables back from Redis.
+        """SIGKILL the head's gcs_server, run ``during`` (and wait ``downtime`` s), then start it again with the
+        same command line and environment. Returns the seconds it was down. The raylets keep running and
+        reconnect; with GCS fault tolerance (``RAY_REDIS_ADDRESS``) the new GCS reloads the tables from Redis.
         """
         gcs = self.find("gcs_server")
         cmdline, environ, cwd = gcs.cmdline(), gcs.environ(), gcs.cwd()

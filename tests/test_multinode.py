@@ -187,9 +187,8 @@ def test_tasks_use_both_nodes_and_survive_losing_one(cluster: Cluster) -> None:
     assert statuses.count("succeeded") >= len(ids) - 2, statuses
     retried = sum(t["attempts"] > 1 for t in final)
     assert cluster.placement()["ServeReplica:genpulse:DiffusionDeployment"] == ["gpu_node"]
-    print(
-        f"node loss: {statuses.count('succeeded')}/{len(ids)} succeeded, {retried} retried; {time.monotonic() - started:.0f}s"
-    )
+    took = time.monotonic() - started
+    print(f"node loss: {statuses.count('succeeded')}/{len(ids)} succeeded, {retried} retried; {took:.0f}s")
 
 
 def test_gcs_restart_under_load_loses_no_task(cluster: Cluster) -> None:
