@@ -208,3 +208,49 @@ def test_gcs_restart_under_load_loses_no_task(cluster: Cluster) -> None:
         again = settle(client, submit(client, 2, "after-gcs"), 60)
         assert [t["status"] for t in again] == ["succeeded"] * 2
     print(f"GCS down {down:.1f}s; {len(ids)} tasks succeeded")
+
+
+def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append((s.labels, s.value))
+    return out
+
+
+def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(v for lab, v in samples.get(name, []) if all(lab.get(k) == w for k, w in labels.items()))
+
+
+def test_metrics_reach_each_nodes_exporter(cluster: Cluster) -> None:
+    """After the tasks above: Ray's per-node exporters carry GenPulse's families, counts match the store."""
+    with httpx.Client(base_url=cluster.url, timeout=30) as client:
+        succeeded, cursor = 0, None
+        while True:
+            page = client.get("/v1/tasks", params={"status": "succeeded", "limit": 200, "cursor": cursor}).json()
+            succeeded += len(page["data"])
+            if not (cursor := page["next_cursor"]):
+                break
+        store = client.get("/metrics").text
+    assert succeeded >= 4 and "genpulse_store_up 1.0" in store
+    outcome = {"provider": "diffusers", "task_type": "text-to-image", "status": "succeeded"}
+
+    def head_counts() -> bool:  # the worker actors run on the head
+        got = scrape(cluster.head.metrics_port)
+        return total(got, "ray_genpulse_tasks_total", **outcome) == succeeded and got
+
+    head = wait_until(head_counts, 60, "ray_genpulse_tasks_total on the head's exporter")
+    assert total(head, "ray_genpulse_stored_assets_total", provider="diffusers") == succeeded
+    assert total(head, "ray_genpulse_stored_bytes_total", provider="diffusers") > succeeded * 100
+    assert total(head, "ray_genpulse_task_seconds_count", **outcome) == succeeded
+    gpu = wait_until(
+        lambda: (
+            (got := scrape(cluster.workers[-1].metrics_port)) and total(got, "ray_genpulse_diffusion_seconds_count")
+        ),
+        60,
+        "diffusion metrics on the GPU node's exporter",
+    )
+    assert gpu > 0
