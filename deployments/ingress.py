@@ -27,41 +27,42 @@ from genpulse.tasks import open_store
 @serve.deployment(name="Ingress")
 @serve.ingress()
 class Ingress:
-    def __init__(self, args: AppArgs, diffusion: DeploymentHandle) -> None:
-        app_name = serve.get_replica_context().app_name
+    def __init__(self, args: AppArgs, diffusion: DeploymentHandle | None) -> None:
+        self.args, self.app_name = args, serve.get_replica_context().app_name
         registry = Registry(args)
         store = open_store(args.store, args.namespace, args.placement.store.actor_options())
         storage = open_storage(args.storage)
-        pools = {p: start_pool(p, args, app_name) for p in registry.names()}
-        dispatcher = PoolDispatcher(pools)
-        self.diffusion = diffusion
-
-        async def diffusion_ready() -> Any:
-            return await diffusion.info.remote()
+        self.dispatcher = PoolDispatcher({p: start_pool(p, args, self.app_name) for p in registry.names()})
+        for provider in registry.all():  # a redeploy with new limits reaches the running limiters (no restart)
+            if isinstance(provider, CloudProvider):
+                cfg = provider.config
+                connect_limiter(provider.name, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)
 
         async def storage_ready() -> None:
             storage.ping()
 
-        limiters = {p.name: connect_limiter(p.name, args) for p in registry.all() if isinstance(p, CloudProvider)}
+        checks: dict[str, Any] = {"store": store.ping, "storage": storage_ready, "workers": self.dispatcher.ping}
+        if diffusion is not None:
 
-        async def limiters_ready() -> None:
-            await asyncio.gather(*(h.stats.remote() for h in limiters.values()))
+            async def diffusion_ready() -> Any:
+                return await diffusion.info.remote()
 
-        self.service = TaskService(
-            args,
-            store,
-            storage,
-            registry,
-            dispatcher,
-            checks={
-                "store": store.ping,
-                "storage": storage_ready,
-                "workers": dispatcher.ping,
-                "diffusion": diffusion_ready,
-                "limiters": limiters_ready,
-            },
-        )
+            checks["diffusion"] = diffusion_ready
+        limiters = [connect_limiter(p.name, args) for p in registry.all() if isinstance(p, CloudProvider)]
+        if limiters:
+
+            async def limiters_ready() -> None:
+                await asyncio.gather(*(h.stats.remote() for h in limiters))
+
+            checks["limiters"] = limiters_ready
+        self.service = TaskService(args, store, storage, registry, self.dispatcher, checks=checks)
         self.max_body_bytes = args.server.max_body_bytes
+
+    async def check_health(self) -> None:
+        """Serve's periodic health check; also the workers' supervisor: a worker that died for good (killed,
+        out of restarts, its node gone) is created again, and its reconcile loop adopts the orphaned tasks."""
+        for provider in list(self.dispatcher.pools):
+            self.dispatcher.pools[provider] = start_pool(provider, self.args, self.app_name)
 
     def __serve_build_asgi_app__(self) -> Any:
         """Serve calls this after ``__init__``: the replica's own FastAPI app, bound to its service."""
