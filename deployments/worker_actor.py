@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import ray
 from ray import serve
+from ray.exceptions import RayActorError
 
 from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
+from genpulse.dispatch import PoolDispatcher
+from genpulse.errors import ServiceUnavailable
+from genpulse.metrics import MeteredLimiter
 from genpulse.providers import Registry
 from genpulse.runners import Runner
 from genpulse.runtime import build_runner
+from genpulse.service import TaskService
 from genpulse.storage import Storage, open_storage
 from genpulse.tasks import open_store
 from genpulse.worker import TaskWorker
@@ -37,10 +43,32 @@ def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -
         handle = serve.get_deployment_handle("DiffusionDeployment", app_name)
 
         async def generate(params: dict[str, Any]) -> dict[str, Any]:
-            return await handle.generate.remote(params)
+            try:
+                return await handle.generate.remote(params)
+            except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
+                raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
 
         return build_runner(spec, args, storage, generate=generate)
-    return build_runner(spec, args, storage, limiter=ActorLimiter(connect_limiter(provider, args)))
+    if spec.kind == "pipeline":
+        return build_runner(spec, args, storage, service=_step_service(args, app_name, storage))
+    limiter = MeteredLimiter(ActorLimiter(connect_limiter(provider, args)), provider)
+    return build_runner(spec, args, storage, limiter=limiter)
+
+
+def _step_service(args: AppArgs, app_name: str, storage: Storage) -> Callable[[], TaskService]:
+    """How a pipeline submits its steps: a TaskService over the other providers' pools, made on first use."""
+    made: list[TaskService] = []
+
+    def get() -> TaskService:
+        if not made:
+            registry = Registry(args)
+            steps = [p.name for p in registry.all() if p.kind != "pipeline"]
+            pools = {name: start_pool(name, args, app_name) for name in steps}
+            store = open_store(args.store, args.namespace)
+            made.append(TaskService(args, store, storage, registry, PoolDispatcher(pools)))
+        return made[0]
+
+    return get
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
@@ -50,7 +78,7 @@ class ProviderWorker:
         self.worker = TaskWorker(
             name,
             provider,
-            open_store(args.store, args.namespace),
+            open_store(args.store, args.namespace, args.placement.store.actor_options()),
             storage,
             make_runner(provider, args, app_name, storage),
             args.workers,
@@ -87,7 +115,11 @@ def start_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
     """Get or create the provider's worker actors (idempotent across ingress replicas)."""
     return [
         ProviderWorker.options(
-            name=actor_name(provider, i), namespace=args.namespace, lifetime="detached", get_if_exists=True
+            name=actor_name(provider, i),
+            namespace=args.namespace,
+            lifetime="detached",
+            get_if_exists=True,
+            **args.placement.for_workers(provider).actor_options(),
         ).remote(actor_name(provider, i), provider, args, app_name)
         for i in range(args.workers.pool_size)
     ]
