@@ -31,7 +31,6 @@ class DeliveryAttempt(BaseModel):
     status_code: int | None = Field(None, description="The receiver's HTTP status; None when no answer came.")
     error: str | None = Field(None, description="Why the attempt failed, when it did.")
     duration_ms: float = 0
-    manual: bool = Field(False, description="Made after a manual redelivery.")
 
 
 class DeliveryPublic(BaseModel):

@@ -1,0 +1,133 @@
+"""WebhookDeliverer: sends due outbox deliveries, signed, and reschedules the failures.
+
+Plain Python (the ``WebhookActor`` in ``deployments/webhook_actor.py`` runs ``run_forever``; tests drive
+``run_once`` with an injected clock). Each attempt: guard the URL (``check_resolved``; a refused URL fails the
+delivery for good), POST the delivery's fixed body with fresh Standard Webhooks headers (same ``webhook-id``
+every time), and record the attempt. A 2xx delivers; anything else (status, timeout, connection error) is
+retried after ``backoff_base_s * 2**(n-1)`` (capped at ``backoff_max_s``, equal jitter, at least the receiver's
+``Retry-After``) while the next attempt still falls inside ``retry_window_s`` of the window start; then the
+delivery fails. Redirects are not followed. Every write is a CAS on the delivery; a lost race (a manual
+redelivery meanwhile) drops this attempt's record, never the redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from genpulse.config import WebhooksConfig
+from genpulse.errors import Conflict, GenPulseError
+from genpulse.tasks import TaskStore
+from genpulse.tasks.outbox import MAX_ATTEMPTS_KEPT, Delivery, DeliveryAttempt, DeliveryStatus
+from genpulse.webhooks import signing
+from genpulse.webhooks.urls import check_resolved
+
+log = logging.getLogger("genpulse.webhooks")
+
+UrlCheck = Callable[[str], Awaitable[None]]
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        store: TaskStore,
+        config: WebhooksConfig,
+        *,
+        allow_private: bool = False,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        url_check: UrlCheck | None = None,
+    ) -> None:
+        self.store, self.config = store, config
+        self._client = client or httpx.AsyncClient(follow_redirects=False)
+        self._clock, self._rng = clock, rng
+        self._check = url_check or (lambda url: check_resolved(url, allow_private=allow_private))
+        self._in_flight: set[str] = set()
+        self._slots = asyncio.Semaphore(config.max_concurrent)
+
+    async def run_once(self, limit: int = 500) -> int:
+        """Attempt every delivery due now that is not already in flight; returns how many were attempted."""
+        due = [d for d in await self.store.outbox_due(self._clock(), limit) if d.id not in self._in_flight]
+        self._in_flight.update(d.id for d in due)
+        try:
+            await asyncio.gather(*(self._bounded(d) for d in due))
+        finally:
+            self._in_flight.difference_update(d.id for d in due)
+        return len(due)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a store blip: try again next round
+                log.warning("webhook round failed", exc_info=True)
+            await asyncio.sleep(self.config.poll_interval_s)
+
+    async def _bounded(self, delivery: Delivery) -> None:
+        async with self._slots:
+            try:
+                await self.attempt(delivery)
+            except Conflict:
+                log.info("delivery %s changed during its attempt; its record was dropped", delivery.id)
+
+    async def attempt(self, delivery: Delivery) -> Delivery:
+        """One attempt at ``delivery``; returns the stored record after it."""
+        started = self._clock()
+        t0 = time.monotonic()
+        code, error, retry_after, permanent = await self._send(delivery)
+        record = DeliveryAttempt(
+            at=started, status_code=code, error=error, duration_ms=round((time.monotonic() - t0) * 1000, 1)
+        )
+        d = delivery.model_copy(deep=True)
+        d.attempts = [*d.attempts, record][-MAX_ATTEMPTS_KEPT:]
+        d.attempt_count += 1
+        now = self._clock()
+        if error is None:
+            d.status, d.due_at = DeliveryStatus.delivered, None
+        else:
+            failures = sum(1 for a in d.attempts if a.at >= d.window_start and a.error is not None)
+            next_at = now + self._backoff(failures, retry_after)
+            if permanent or next_at > d.window_start + self.config.retry_window_s:
+                d.status, d.due_at = DeliveryStatus.failed, None
+            else:
+                d.due_at = next_at
+        return await self.store.outbox_put(d)
+
+    async def _send(self, d: Delivery) -> tuple[int | None, str | None, float | None, bool]:
+        """(status code, error or None, Retry-After, permanent)."""
+        try:
+            await self._check(d.url)
+        except GenPulseError as exc:
+            return None, exc.message, None, True
+        secret = self.config.secret
+        if secret is None:
+            return None, "webhooks.secret is not configured", None, False
+        body = d.body.encode()
+        headers = signing.headers(secret.get_secret_value(), d.id, int(self._clock()), body)
+        headers["content-type"] = "application/json"
+        headers["user-agent"] = "GenPulse-Webhooks/1"
+        try:
+            resp = await self._client.post(d.url, content=body, headers=headers, timeout=self.config.timeout_s)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:300], None, False
+        if 200 <= resp.status_code < 300:
+            return resp.status_code, None, None, False
+        retry_after = None
+        with contextlib.suppress(ValueError):
+            retry_after = float(resp.headers.get("retry-after", ""))
+        return resp.status_code, f"receiver answered {resp.status_code}", retry_after, False
+
+    def _backoff(self, failures: int, retry_after: float | None) -> float:
+        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** max(0, failures - 1))
+        delay = cap / 2 + self._rng() * cap / 2
+        return min(max(delay, retry_after or 0.0), self.config.backoff_max_s)
+
+    async def close(self) -> None:
+        await self._client.aclose()
