@@ -11,6 +11,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.webhook_actor import start_webhook_actor
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
@@ -31,10 +32,14 @@ class Ingress:
         storage = open_storage(args.storage)
         pools = {p: start_pool(p, args, app_name) for p in registry.names()}
         dispatcher = PoolDispatcher(pools)
+        webhooks = start_webhook_actor(args)
         self.diffusion = diffusion
 
         async def diffusion_ready() -> Any:
             return await diffusion.info.remote()
+
+        async def webhooks_ready() -> Any:
+            return await webhooks.ping.remote()
 
         async def storage_ready() -> None:
             storage.ping()
@@ -50,6 +55,7 @@ class Ingress:
                 "storage": storage_ready,
                 "workers": dispatcher.ping,
                 "diffusion": diffusion_ready,
+                "webhooks": webhooks_ready,
             },
         )
         self.max_body_bytes = args.server.max_body_bytes
