@@ -11,6 +11,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.incluster import HandleAPI
 from deployments.webhook_actor import start_webhook_actor
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
@@ -24,7 +25,7 @@ from genpulse.tasks import open_store
 
 @serve.deployment(name="Ingress")
 @serve.ingress()
-class Ingress:
+class Ingress(HandleAPI):
     def __init__(self, args: AppArgs, diffusion: DeploymentHandle) -> None:
         app_name = serve.get_replica_context().app_name
         registry = Registry(args)
