@@ -7,6 +7,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,3 +167,13 @@ def test_upload_and_download(app: ResultsApp) -> None:
         asset = gp.upload(image, filename="in.png")
         assert asset.content_type == "image/png" and asset.bytes == len(image)
         assert gp.download(asset) == image
+
+
+def test_docs_quickstart_runs(app: ResultsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quickstart in docs/results.md, as written (only the server URL differs)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text()
+    block = text.split("## Quickstart", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.replace("http://127.0.0.1:8000", app.url), "quickstart", "exec"), {})
+    with Image.open(tmp_path / "fox.png") as img:
+        assert img.size == (256, 256)
