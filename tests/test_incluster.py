@@ -1,5 +1,5 @@
-"""In the cluster (one Ray test): a driver awaits a finished task through the app's handle, and the
-WebhookActor delivers that task's signed webhook to a receiver on 127.0.0.1."""
+"""In the cluster (one Ray test): a driver awaits a finished task through the app's handle, the WebhookActor
+delivers that task's signed webhook to a receiver on 127.0.0.1, and wait mode and SSE work through Serve's proxy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from genpulse.errors import InvalidRequest
@@ -54,6 +55,11 @@ async def test_incluster_client_and_webhook_actor(ray_serve: RaySession, tmp_pat
             with pytest.raises(InvalidRequest, match="width"):
                 await gp.submit({**body, "params": {"prompt": "x", "width": 60}})
             assert await asyncio.to_thread(receiver.arrived.wait, 30)
+            async with httpx.AsyncClient(base_url=f"{ray_serve.base_url}/{name}", timeout=30) as http:
+                waited = (await http.get(f"/v1/tasks/{task.id}", params={"wait": 5})).json()
+                stream = await http.get(f"/v1/tasks/{task.id}/events", headers={"Last-Event-ID": "1"})
+            assert waited["status"] == "succeeded" and stream.headers["content-type"].startswith("text/event-stream")
+            assert stream.text.count("event: status") >= 2 and '"task":{' in stream.text  # through the Serve proxy
         assert [r.answered for r in receiver.received] == [500, 204]
         assert all(r.signature_ok for r in receiver.received)
         assert receiver.accepted[0].headers["webhook-id"] == "msg_" + task.id[4:]
