@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import ray
+from ray.exceptions import RayActorError
 
 from genpulse.config import AppArgs
+from genpulse.errors import ServiceUnavailable
 from genpulse.ratelimit import RateLimiter
 
 
@@ -32,17 +34,31 @@ def connect_limiter(provider: str, args: AppArgs) -> Any:
 
 
 class ActorLimiter:
+    """Client of a RateLimiterActor; an unreachable limiter is a retryable ``ServiceUnavailable``."""
+
     def __init__(self, handle: Any) -> None:
         self._actor = handle
 
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._actor, method).remote(*args)
+        except RayActorError as exc:
+            raise ServiceUnavailable(f"rate limiter unavailable: {type(exc).__name__}") from None
+
     async def acquire_request(self, priority: str = "normal") -> float:
-        return await self._actor.acquire_request.remote(priority)
+        return await self._call("acquire_request", priority)
 
     async def acquire_job(self, task_id: str, priority: str = "normal") -> float:
-        return await self._actor.acquire_job.remote(task_id, priority)
+        return await self._call("acquire_job", task_id, priority)
 
     async def release_job(self, task_id: str) -> None:
-        await self._actor.release_job.remote(task_id)
+        await self._call("release_job", task_id)
 
     async def report_429(self, retry_after: float | None = None) -> None:
-        await self._actor.report_429.remote(retry_after)
+        await self._call("report_429", retry_after)
+
+
+async def apply_config(provider: str, args: AppArgs) -> None:
+    """Push the configured limits to the provider's limiter (run-time change, no restart)."""
+    cfg = args.provider(provider)
+    await connect_limiter(provider, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs, cfg.burst)

@@ -99,9 +99,9 @@ class RateLimiter:
 
     def _refill(self) -> None:
         now = self._clock()
-        elapsed = max(0.0, now - self._last)
+        elapsed = now - max(self._last, self._paused_until)  # nothing accrues while paused after a 429
         self._last = now
-        if now >= self._paused_until:
+        if elapsed > 0:
             self.rate = min(self.target_rps, self.rate + self.recovery * elapsed)
             self._tokens = min(self.burst, self._tokens + self.rate * elapsed)
 

@@ -117,6 +117,14 @@ class TaskWorker:
 
     async def _drive(self, task_id: str) -> None:
         try:
+            await self._drive_once(task_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # store or limiter outage: the lease expires and reconcile picks the task up again
+            log.warning("task %s: worker could not drive it; left for reconcile", task_id, exc_info=True)
+
+    async def _drive_once(self, task_id: str) -> None:
+        try:
             task = await mutate(self.store, task_id, self._claim)
         except (NotFound, Conflict):
             return

@@ -6,9 +6,13 @@ from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
 from genpulse.providers.base import Provider
 from genpulse.providers.diffusers import DiffusersProvider
+from genpulse.providers.kling import KlingProvider
+from genpulse.providers.tencent import TencentProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    KlingProvider.name: KlingProvider,
+    TencentProvider.name: TencentProvider,
 }
 
 
