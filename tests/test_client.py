@@ -169,11 +169,16 @@ def test_upload_and_download(app: ResultsApp) -> None:
         assert gp.download(asset) == image
 
 
-def test_docs_quickstart_runs(app: ResultsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The quickstart in docs/results.md, as written (only the server URL differs)."""
-    text = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text()
-    block = text.split("## Quickstart", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+@pytest.mark.parametrize(
+    ("doc", "heading", "size"), [("README.md", "### Python SDK", 64), ("docs/results.md", "## Quickstart", 256)]
+)
+def test_docs_quickstart_runs(
+    app: ResultsApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, doc: str, heading: str, size: int
+) -> None:
+    """The SDK quickstarts of the README and docs/results.md, as written (only the server URL differs)."""
+    text = (Path(__file__).resolve().parent.parent / doc).read_text()
+    block = text.split(heading, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
-    exec(compile(block.replace("http://127.0.0.1:8000", app.url), "quickstart", "exec"), {})
+    exec(compile(block.replace("http://127.0.0.1:8000", app.url), doc, "exec"), {})
     with Image.open(tmp_path / "fox.png") as img:
-        assert img.size == (256, 256)
+        assert img.size == (size, size)
