@@ -33,14 +33,11 @@ class Ingress(HandleAPI):
         storage = open_storage(args.storage)
         pools = {p: start_pool(p, args, app_name) for p in registry.names()}
         dispatcher = PoolDispatcher(pools)
-        webhooks = start_webhook_actor(args)
+        self.webhooks = start_webhook_actor(args)  # not a readiness check: tasks run while it restarts
         self.diffusion = diffusion
 
         async def diffusion_ready() -> Any:
             return await diffusion.info.remote()
-
-        async def webhooks_ready() -> Any:
-            return await webhooks.ping.remote()
 
         async def storage_ready() -> None:
             storage.ping()
@@ -56,7 +53,6 @@ class Ingress(HandleAPI):
                 "storage": storage_ready,
                 "workers": dispatcher.ping,
                 "diffusion": diffusion_ready,
-                "webhooks": webhooks_ready,
             },
         )
         self.max_body_bytes = args.server.max_body_bytes
