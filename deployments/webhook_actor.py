@@ -3,7 +3,8 @@
 It outlives requests, ingress replicas and redeploys; after a crash Ray restarts it and its loop picks up
 every pending delivery from the store (the outbox is durable with the Redis store, and lives in the store
 actor otherwise). ``num_cpus=0``: it waits on I/O. A second copy would only cause duplicate deliveries, which
-at-least-once allows; ``get_if_exists`` keeps it to one.
+at-least-once allows; ``get_if_exists`` keeps it to one. Each ingress start hands it the app's config
+(``configure``); a restart after a crash runs with the config it was created with until the next one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class WebhookActor:
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()
 
+    def configure(self, args: AppArgs) -> None:
+        """Adopt a redeployed app's webhook config (a rotated secret, new retry settings, the URL policy)."""
+        self.deliverer.reconfigure(args.webhooks, allow_private=args.security.allow_private_urls)
+        self._ensure_loop()
+
     def _ensure_loop(self) -> None:
         if self._loop is None or self._loop.done():
             self._loop = asyncio.get_event_loop().create_task(self.deliverer.run_forever())
@@ -45,7 +51,14 @@ class WebhookActor:
 
 
 def start_webhook_actor(args: AppArgs) -> Any:
-    """Get or create the cluster's delivery actor (idempotent across ingress replicas)."""
-    return WebhookActor.options(
+    """Get or create the cluster's delivery actor (idempotent across ingress replicas) and hand it ``args``.
+
+    Returns None while ``webhooks.secret`` is unset: no task can then have a webhook, so nothing is started.
+    """
+    if args.webhooks.secret is None:
+        return None
+    actor = WebhookActor.options(
         name=ACTOR_NAME, namespace=args.namespace, lifetime="detached", get_if_exists=True
     ).remote(args)
+    actor.configure.remote(args)
+    return actor

@@ -217,3 +217,16 @@ async def test_gives_up_after_the_window_and_refuses_private_targets() -> None:
     assert (await guarded.attempt(private)).status == DeliveryStatus.failed
     assert len(receiver.received) == 5
     await guarded.close()
+
+
+async def test_reconfigure_rotates_the_secret() -> None:
+    store = MemoryTaskStore()
+    rotated = signing.new_secret()
+    receiver = Receiver(rotated)
+    with serve_asgi(receiver) as base:
+        delivery = await finished_task(store, f"{base}/hook")
+        deliverer = WebhookDeliverer(store, config(), allow_private=True)
+        deliverer.reconfigure(WebhooksConfig.model_validate({"secret": rotated}), allow_private=True)
+        assert (await deliverer.attempt(delivery)).status == DeliveryStatus.delivered
+        await deliverer.close()
+    assert [r.signature_ok for r in receiver.received] == [True]

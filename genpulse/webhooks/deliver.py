@@ -45,11 +45,17 @@ class WebhookDeliverer:
         rng: Callable[[], float] = random.random,
         url_check: UrlCheck | None = None,
     ) -> None:
-        self.store, self.config = store, config
+        self.store = store
         self._client = client or httpx.AsyncClient(follow_redirects=False)
         self._clock, self._rng = clock, rng
-        self._check = url_check or (lambda url: check_resolved(url, allow_private=allow_private))
+        self._custom_check = url_check
         self._in_flight: set[str] = set()
+        self.reconfigure(config, allow_private=allow_private)
+
+    def reconfigure(self, config: WebhooksConfig, *, allow_private: bool) -> None:
+        """Apply new settings from the next attempt on (deliveries in flight finish with the old ones)."""
+        self.config = config
+        self._check = self._custom_check or (lambda url: check_resolved(url, allow_private=allow_private))
         self._slots = asyncio.Semaphore(config.max_concurrent)
 
     async def run_once(self, limit: int = 500) -> int:
