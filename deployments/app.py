@@ -2,7 +2,8 @@
 
 ``serve_config.yaml`` points ``import_path`` here; its ``args:`` block (plus ``GENPULSE_*`` environment
 overrides) is validated into ``AppArgs`` once, and an invalid config fails the deploy with a message naming
-each bad field. The graph: ``Ingress(args, DiffusionDeployment(args.diffusion))``; the ingress replicas get
+each bad field. The graph: ``Ingress(args, DiffusionDeployment(args.diffusion))`` (no diffusion deployment when
+the ``diffusers`` provider is disabled); the ingress replicas get
 or create the named detached actors (task store, provider worker pools) at start-up.
 """
 
@@ -19,7 +20,9 @@ from genpulse.config import AppArgs
 
 def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     config = AppArgs.load(args)
-    diffusion = DiffusionDeployment.options(**options_for(config.diffusion)).bind(config.diffusion)
+    diffusion = None
+    if config.provider("diffusers").enabled:  # a vendor-only gateway needs no diffusion replicas
+        diffusion = DiffusionDeployment.options(**options_for(config.diffusion)).bind(config.diffusion)
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
         max_ongoing_requests=config.server.max_ongoing_requests,

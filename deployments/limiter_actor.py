@@ -1,7 +1,7 @@
 """RateLimiterActor: one named, detached async actor per vendor around ``genpulse.ratelimit.RateLimiter``.
 
 Not a Serve deployment: replicas would split the budget. ``num_cpus=0``; restartable (its counters restart
-empty, which at worst admits one extra burst). ``ActorLimiter`` is the client workers use; it implements
+empty, which at worst admits one extra window of calls). ``ActorLimiter`` is the client workers use; it implements
 ``genpulse.vendor_runner.Limiter``. Limits change at run time with ``configure`` (no restart).
 """
 
@@ -30,7 +30,7 @@ def connect_limiter(provider: str, args: AppArgs) -> Any:
     cfg = args.provider(provider)
     return RateLimiterActor.options(
         name=limiter_name(provider), namespace=args.namespace, lifetime="detached", get_if_exists=True
-    ).remote(cfg.rps, cfg.max_concurrent_jobs, cfg.burst)
+    ).remote(cfg.rps, cfg.max_concurrent_jobs)
 
 
 class ActorLimiter:
@@ -56,9 +56,3 @@ class ActorLimiter:
 
     async def report_429(self, retry_after: float | None = None) -> None:
         await self._call("report_429", retry_after)
-
-
-async def apply_config(provider: str, args: AppArgs) -> None:
-    """Push the configured limits to the provider's limiter (run-time change, no restart)."""
-    cfg = args.provider(provider)
-    await connect_limiter(provider, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs, cfg.burst)

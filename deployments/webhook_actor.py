@@ -3,8 +3,8 @@
 It outlives requests, ingress replicas and redeploys; after a crash Ray restarts it and its loop picks up
 every pending delivery from the store (the outbox is durable with the Redis store, and lives in the store
 actor otherwise). ``num_cpus=0``: it waits on I/O. A second copy would only cause duplicate deliveries, which
-at-least-once allows; ``get_if_exists`` keeps it to one. Each ingress start hands it the app's config
-(``configure``); a restart after a crash runs with the config it was created with until the next one.
+at-least-once allows; ``get_if_exists`` keeps it to one. The ingress supervises it from its health check:
+it is created again if it died for good and handed the app's current config (``configure``) each time.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The ``genpulse`` command: ``serve`` (run the app on Ray), ``submit`` (a task, waiting for it), ``status``."""
+"""The ``genpulse`` command: ``serve`` (run the app on Ray), ``submit`` (a task, waiting for it), ``status``,
+``limits`` (a vendor's limits, changed at run time)."""
 
 from __future__ import annotations
 
@@ -160,6 +161,25 @@ def cmd_status(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_limits(ns: argparse.Namespace) -> int:
+    """Show or change a vendor's cluster-wide limits at run time (talks to its limiter actor)."""
+    import ray
+
+    ray.init(address=ns.ray_address, namespace=ns.namespace, log_to_driver=False)
+    try:
+        actor = ray.get_actor(f"genpulse-limiter-{ns.provider}", namespace=ns.namespace)
+    except ValueError:
+        raise SystemExit(f"genpulse: no limiter for {ns.provider!r} in namespace {ns.namespace!r}") from None
+    stats = ray.get(actor.stats.remote())
+    if ns.rps is not None or ns.max_concurrent_jobs is not None:
+        rps = ns.rps if ns.rps is not None else stats["rps"]
+        jobs = ns.max_concurrent_jobs if ns.max_concurrent_jobs is not None else stats["max_concurrent_jobs"]
+        ray.get(actor.configure.remote(rps, jobs))
+        stats = ray.get(actor.stats.remote())
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genpulse", description="GenPulse: generative-media tasks on Ray.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     status_p.add_argument("--url", default=DEFAULT_URL)
     status_p.add_argument("--json", action="store_true", help="print the raw task JSON")
     status_p.set_defaults(func=cmd_status)
+
+    limits_p = sub.add_parser("limits", help="show or change a vendor's rate and concurrency limits at run time")
+    limits_p.add_argument("provider")
+    limits_p.add_argument("--rps", type=float, help="requests per second, cluster-wide")
+    limits_p.add_argument("--max-concurrent-jobs", type=int, help="vendor jobs in flight, cluster-wide")
+    limits_p.add_argument("--namespace", default="genpulse", help="the app's Ray namespace")
+    limits_p.add_argument("--ray-address", default="auto", help="Ray cluster address (default: auto)")
+    limits_p.set_defaults(func=cmd_limits)
 
     ns = parser.parse_args(argv)
     try:

@@ -176,9 +176,12 @@ class ProviderConfig(BaseModel):
     secret_key: SecretStr | None = None
     timeout_s: float = Field(30, gt=0, description="Timeout of one HTTP call to the vendor.")
     rps: float = Field(5, gt=0, description="Requests per second to this vendor, cluster-wide (submits and polls).")
-    burst: float | None = Field(None, gt=0, description="Token-bucket capacity; defaults to max(1, rps).")
     max_concurrent_jobs: int = Field(10, ge=1, description="Vendor jobs in flight at once, cluster-wide.")
     max_output_bytes: int = Field(512 << 20, ge=1, description="Largest vendor output re-hosted.")
+    max_connections: int = Field(100, ge=1, description="HTTP connections to this vendor per worker.")
+    poll_interval_s: float | None = Field(
+        None, gt=0, description="Fixed poll interval; unset: the provider's adaptive schedule (1 s, then slower)."
+    )
 
 
 class AppArgs(BaseSettings):

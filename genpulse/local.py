@@ -56,7 +56,7 @@ def build_local(args: AppArgs, *, store: TaskStore | None = None, generate: Gene
     for provider in registry.all():
         if isinstance(provider, CloudProvider):
             cfg = provider.config
-            limiters[provider.name] = RateLimiter(cfg.rps, cfg.max_concurrent_jobs, cfg.burst)
+            limiters[provider.name] = RateLimiter(cfg.rps, cfg.max_concurrent_jobs)
             runner = build_runner(provider, args, storage, limiter=limiters[provider.name])
         else:
             runner = build_runner(provider, args, storage, generate=generate or lazy_engine_generate(args))

@@ -1,6 +1,7 @@
 """RateLimiter: one vendor's quota, cluster-wide (wrapped as one named detached actor per provider).
 
-- A token bucket for requests per second (submits and polls both count) with ``burst`` capacity.
+- A sliding-window log for requests per second (submits and polls both count): in any window of
+  ``max(1, 1/rps)`` seconds (plus a small guard for network jitter) at most ``rps`` times that many calls.
 - A semaphore of concurrent vendor jobs, held per task id from submit until the job ends. Holding is keyed by
   task id, so a resumed task (worker restart) re-acquires its own slot instead of a second one.
 - Waiters are served in order, ``high`` before ``normal`` before ``low``, FIFO within a priority.
@@ -17,7 +18,9 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,68 +63,71 @@ class RateLimiter:
         self,
         rps: float,
         max_concurrent_jobs: int,
-        burst: float | None = None,
         min_rps: float = 0.1,
         recovery_per_s: float | None = None,
+        guard: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
         self._requests = _PriorityQueue()
         self._jobs = _PriorityQueue()
         self._held: dict[str, float] = {}
+        self._grants: deque[float] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self.guard = guard
         self.throttled_429 = 0
         self.waited_s = 0.0
-        self._tokens = 0.0
         self._last = clock()
         self._paused_until = 0.0
-        self.target_rps = self.rate = self.burst = self.recovery = 0.0
-        self.configure(rps, max_concurrent_jobs, burst, min_rps, recovery_per_s)
-        self._tokens = self.burst
+        self.target_rps = self.rate = self.recovery = self.min_rps = 0.0
+        self.max_jobs = 0
+        self.configure(rps, max_concurrent_jobs, min_rps, recovery_per_s)
 
     def configure(
-        self,
-        rps: float,
-        max_concurrent_jobs: int,
-        burst: float | None = None,
-        min_rps: float = 0.1,
-        recovery_per_s: float | None = None,
+        self, rps: float, max_concurrent_jobs: int, min_rps: float = 0.1, recovery_per_s: float | None = None
     ) -> None:
-        self._refill()
         self.target_rps = self.rate = float(rps)
-        self.burst = float(burst if burst is not None else max(1.0, rps))
         self.max_jobs = int(max_concurrent_jobs)
         self.min_rps = min(min_rps, rps)
         self.recovery = recovery_per_s if recovery_per_s is not None else max(rps / 20, 0.05)
-        self._tokens = min(self._tokens, self.burst)
         with contextlib.suppress(RuntimeError):  # no running loop yet (construction): nobody waits
             self._wake()
 
-    def _refill(self) -> None:
+    def _window(self) -> tuple[float, int]:
+        """The sliding window (s) and the grants allowed in it: ``rate`` per second, measured over >= 1 s,
+        stretched by ``guard`` so network jitter cannot squeeze two windows' worth into one at the vendor."""
+        span = max(1.0, 1.0 / self.rate)
+        return span * (1 + self.guard), max(1, math.floor(self.rate * span + 1e-9))
+
+    def _recover(self) -> None:
         now = self._clock()
-        elapsed = now - max(self._last, self._paused_until)  # nothing accrues while paused after a 429
+        elapsed = now - max(self._last, self._paused_until)  # no recovery while paused after a 429
         self._last = now
         if elapsed > 0:
             self.rate = min(self.target_rps, self.rate + self.recovery * elapsed)
-            self._tokens = min(self.burst, self._tokens + self.rate * elapsed)
 
     def _wake(self) -> None:
         """Admit every waiter that can go now; schedule the next check for the first that cannot."""
-        self._refill()
+        self._recover()
+        now = self._clock()
         while (head := self._jobs.head()) is not None and len(self._held) < self.max_jobs:
             self._jobs.pop()
-            self._held[head.key] = self._clock()
+            self._held[head.key] = now
             head.future.set_result(None)
-        while (head := self._requests.head()) is not None and self._tokens >= 1 and self._clock() >= self._paused_until:
+        window, allowed = self._window()
+        while self._grants and self._grants[0] <= now - window:
+            self._grants.popleft()
+        while (head := self._requests.head()) is not None and len(self._grants) < allowed and now >= self._paused_until:
             self._requests.pop()
-            self._tokens -= 1
+            self._grants.append(now)
             head.future.set_result(None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._requests.head() is not None:
-            wait = max(self._paused_until - self._clock(), (1 - self._tokens) / max(self.rate, 1e-6), 0.001)
-            self._timer = asyncio.get_running_loop().call_later(wait, self._wake)
+            free_at = self._grants[0] + window if len(self._grants) >= allowed else now
+            wait = max(self._paused_until, free_at) - now
+            self._timer = asyncio.get_running_loop().call_later(max(wait, 0.001), self._wake)
 
     async def acquire_request(self, priority: str = "normal") -> float:
         """Wait for one request token; returns the seconds waited."""
@@ -149,14 +155,13 @@ class RateLimiter:
 
     async def report_429(self, retry_after: float | None = None) -> None:
         self.throttled_429 += 1
-        self._refill()
+        self._recover()
         self.rate = max(self.min_rps, self.rate / 2)
-        self._tokens = 0.0
         self._paused_until = max(self._paused_until, self._clock() + (retry_after or 1.0 / self.rate))
         self._wake()
 
     async def stats(self) -> dict[str, Any]:
-        self._refill()
+        self._recover()
         return {
             "rps": self.target_rps,
             "current_rps": round(self.rate, 3),

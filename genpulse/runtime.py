@@ -16,7 +16,12 @@ from genpulse.vendor_runner import Limiter, VendorRunner, download_output
 
 def vendor_http_client(provider: CloudProvider) -> httpx.AsyncClient:
     timeout = provider.config.timeout_s
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), follow_redirects=True)
+    return httpx.AsyncClient(
+        # no pool timeout: waiting for a free connection is queueing (the limiter bounds it), not a vendor failure
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=None),
+        limits=httpx.Limits(max_connections=provider.config.max_connections, max_keepalive_connections=20),
+        follow_redirects=True,
+    )
 
 
 def build_runner(

@@ -56,6 +56,9 @@ class VendorRunner:
     ) -> None:
         self.provider, self.client, self.limiter, self.rehost = provider, client, limiter, rehost
         self._sleep, self._clock = sleep, clock
+        # At most as many vendor exchanges in flight as pooled connections: httpcore's pool queue is quadratic,
+        # so thousands of jobs must queue here, not there.
+        self._slots = asyncio.Semaphore(provider.config.max_connections)
 
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.validate(task.task_type, task.params)
@@ -77,7 +80,10 @@ class VendorRunner:
             if not job.outputs:
                 raise ProviderError(f"{self.provider.name} job {job_id} succeeded without outputs")
             await ctx.progress(95)
-            assets = [await self.rehost(output) for output in job.outputs]
+            assets = []
+            for output in job.outputs:
+                async with self._slots:
+                    assets.append(await self.rehost(output))
             return {"assets": [a.model_dump(mode="json") for a in assets], "provider_task_id": job_id}
         except asyncio.CancelledError:
             if job_id is not None and (job is None or not job.state.is_terminal):
@@ -87,9 +93,10 @@ class VendorRunner:
         finally:
             await asyncio.shield(self.limiter.release_job(task.id))
 
-    async def _call(self, coro: Awaitable[VendorJob]) -> VendorJob:
+    async def _call(self, call: Callable[[], Awaitable[VendorJob]]) -> VendorJob:
         try:
-            return await coro
+            async with self._slots:
+                return await call()
         except ProviderRateLimited as exc:
             await self.limiter.report_429(exc.retry_after)
             raise
@@ -97,7 +104,7 @@ class VendorRunner:
     async def _submit(self, task: Task, params: Any, priority: str) -> VendorJob:
         await self.limiter.acquire_request(priority)
         try:
-            return await self._call(self.provider.submit(self.client, task.task_type, params))
+            return await self._call(lambda: self.provider.submit(self.client, task.task_type, params))
         except GenPulseError as exc:
             if exc.retryable and isinstance(exc.details, dict) and exc.details.get("request_sent"):
                 exc.retryable = False
@@ -115,7 +122,7 @@ class VendorRunner:
                 await self._sleep(self.provider.poll_delay(task.task_type, self._clock() - started, polls))
             await self.limiter.acquire_request(priority)
             try:
-                job = await self._call(self.provider.poll(self.client, task.task_type, job_id))
+                job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id))
                 errors = 0
             except GenPulseError as exc:
                 errors += 1
@@ -128,7 +135,8 @@ class VendorRunner:
 
     async def _cancel(self, task: Task, job_id: str) -> None:
         await self.limiter.acquire_request("high")
-        await self.provider.cancel(self.client, task.task_type, job_id)
+        async with self._slots:
+            await self.provider.cancel(self.client, task.task_type, job_id)
 
 
 async def download_output(

@@ -102,6 +102,8 @@ class CloudProvider(Provider):
 
     def poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
         """Seconds until the next poll: quick at first, then backing off (video jobs take minutes)."""
+        if self.config.poll_interval_s is not None:
+            return self.config.poll_interval_s
         if elapsed_s < 10:
             return 1.0
         if elapsed_s < 60:

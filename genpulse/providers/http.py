@@ -73,8 +73,10 @@ async def send_json(
     timeout: float | None = None,
     **kwargs: Any,
 ) -> Any:
+    # A per-call timeout bounds the vendor exchange, never the wait for a pooled connection (that is queueing).
+    limit: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout, pool=None)
     try:
-        response = await client.request(method, url, timeout=timeout, **kwargs)
+        response = await client.request(method, url, timeout=limit, **kwargs)
     except httpx.HTTPError as exc:
         raise transport_error(provider, method, url, exc) from None
     try:

@@ -1,0 +1,118 @@
+"""Reliability of vendor jobs, in-process (no Ray): quotas, chaos, scale, cancel at the vendor.
+
+The vendor is the Kling imitation (JWT checked as Kling does), wrapped by ``Metered`` to record every API call
+and inject random 429/500 answers. The Ray-level guarantees (actor kills, redeploys) are in
+``test_reliability_ray.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genpulse.config import AppArgs
+from genpulse.local import LocalRuntime, build_local
+from genpulse.schemas import TaskRequest, TaskStatus
+from tests.vendors.kling import KlingState, build_app
+from tests.vendors.metered import Metered
+from tests.vendors.server import serve_asgi
+
+AK, SK = "ak-reliability", "sk-reliability"
+VIDEO = {"prompt": "a fox running through snow", "duration": 5}
+
+
+class Vendor:
+    def __init__(self, state: KlingState, metered: Metered, url: str) -> None:
+        self.state, self.metered, self.url = state, metered, url
+
+
+def vendor(fault_rate: float = 0.0, queue_s: float = 0.2, run_s: float = 0.6) -> Iterator[Vendor]:
+    state = KlingState({AK: SK}, queue_s=queue_s, run_s=run_s)
+    metered = Metered(build_app(state), fault_rate=fault_rate)
+    with serve_asgi(metered) as url:
+        state.base_url = url
+        yield Vendor(state, metered, url)
+
+
+@pytest.fixture
+def kling() -> Iterator[Vendor]:
+    yield from vendor()
+
+
+def runtime(tmp_path: Path, url: str, **kling: Any) -> LocalRuntime:
+    workers = kling.pop("workers", {})
+    args = AppArgs.load(
+        {
+            "storage": {"path": str(tmp_path / "data")},
+            "workers": {"backoff_base_s": 0.05, "backoff_max_s": 0.5, **workers},
+            "providers": {"kling": {"base_url": url, "access_key": AK, "secret_key": SK, **kling}},
+        }
+    )
+    return build_local(args)
+
+
+async def run_all(rt: LocalRuntime, n: int, timeout: float = 120, **request: Any) -> list:
+    svc = rt.service
+    body = {"provider": "kling", "task_type": "text-to-video", "params": VIDEO, **request}
+    tasks = [(await svc.submit(TaskRequest.model_validate(body)))[0] for _ in range(n)]
+    return await asyncio.gather(*(svc.get(t.id, wait=timeout) for t in tasks))
+
+
+async def test_quota_is_never_exceeded_and_is_used(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, rps=10, max_concurrent_jobs=5, poll_interval_s=0.05)
+    done = await run_all(rt, 20)
+    assert all(t.status == TaskStatus.succeeded for t in done), [t.error for t in done]
+    calls = sorted(kling.metered.calls)
+    assert kling.metered.max_per_window(1.0) <= 10
+    achieved = (len(calls) - 1) / (calls[-1] - calls[0])
+    assert achieved >= 0.9 * 10, f"achieved {achieved:.2f} req/s of 10"
+    # vendor-side concurrency: a job is active from its creation until it finished at the vendor
+    spans = sorted((j.created, j.created + kling.state.queue_s + kling.state.run_s) for j in kling.state.jobs.values())
+    assert max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans) <= 5
+
+
+async def test_random_429_and_500_still_succeed(tmp_path: Path) -> None:
+    for v in vendor(fault_rate=0.2):
+        rt = runtime(tmp_path, v.url, rps=200, max_concurrent_jobs=20, poll_interval_s=0.1, workers={"max_attempts": 8})
+        done = await run_all(rt, 30)
+        assert [t.status for t in done] == [TaskStatus.succeeded] * 30, [t.error for t in done if t.error]
+        assert v.metered.injected.get(429) and v.metered.injected.get(500)
+        assert len(v.state.jobs) >= 30
+        for t in done:
+            assert t.result and t.result["assets"][0]["url"].startswith("/v1/assets/")  # re-hosted, not the vendor's
+
+
+async def test_a_thousand_concurrent_jobs(tmp_path: Path) -> None:
+    for v in vendor(queue_s=1.0, run_s=2.0):
+        rt = runtime(tmp_path, v.url, rps=2000, max_concurrent_jobs=1000, poll_interval_s=1.0)
+        started = time.monotonic()
+        done = await run_all(rt, 1000, timeout=240)
+        elapsed = time.monotonic() - started
+        assert sum(t.status == TaskStatus.succeeded for t in done) == 1000
+        assert len(v.state.jobs) == 1000  # one vendor submit per task
+        assert elapsed < 180, elapsed
+
+
+async def test_cancel_stops_polling(tmp_path: Path) -> None:
+    for v in vendor(queue_s=0.1, run_s=30):
+        rt = runtime(tmp_path, v.url, poll_interval_s=0.05)
+        svc = rt.service
+        body = {"provider": "kling", "task_type": "text-to-video", "params": VIDEO}
+        task, _ = await svc.submit(TaskRequest.model_validate(body))
+        for _ in range(200):
+            if (await svc.store.get(task.id)).provider_task_id:
+                break
+            await asyncio.sleep(0.02)
+        canceled = await svc.cancel(task.id)
+        assert canceled.status == TaskStatus.canceled
+        await asyncio.sleep(0.2)
+        seen = len(v.metered.calls)
+        await asyncio.sleep(0.5)
+        assert len(v.metered.calls) == seen  # no more polling after cancel
+        assert not rt.workers["kling"][0].in_flight()
+        assert (await rt.limiters["kling"].stats())["jobs_held"] == 0
