@@ -20,6 +20,7 @@ from PIL import Image
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
 from genpulse.local import LocalRuntime, build_local
+from genpulse.tasks import TaskStore
 from genpulse.webhooks.deliver import WebhookDeliverer
 from tests.vendors.server import serve_asgi
 
@@ -71,9 +72,9 @@ class ResultsApp:
 
 
 @contextlib.contextmanager
-def results_app(args: AppArgs) -> Iterator[ResultsApp]:
+def results_app(args: AppArgs, store: TaskStore | None = None) -> Iterator[ResultsApp]:
     gates = Gates()
-    runtime = build_local(args, generate=gates.generate)
+    runtime = build_local(args, store=store, generate=gates.generate)
     api = create_api(args.server.max_body_bytes)
     api.state.service = runtime.service
     deliverer = WebhookDeliverer(runtime.service.store, args.webhooks, allow_private=args.security.allow_private_urls)

@@ -32,15 +32,20 @@ def job(prompt: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResultsApp]:
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResultsApp]:
+    store = None
+    if request.param == "redis":
+        from genpulse.tasks.redis_store import RedisTaskStore
+
+        store = RedisTaskStore(request.getfixturevalue("redis_server"))
     args = local_args(
         tmp_path_factory.mktemp("results"),
         server={"max_wait_s": 30, "sse_heartbeat_s": 0.2},
         webhooks={"secret": SECRET, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "poll_interval_s": 0.02},
         security={"allow_private_urls": True},
     )
-    with results_app(args) as running:
+    with results_app(args, store) as running:
         yield running
 
 

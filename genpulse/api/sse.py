@@ -4,9 +4,10 @@
 task's version after the change), ``event`` is ``status`` (the status changed, or the first event sent) or
 ``progress``, ``data`` is the ``TaskEvent`` JSON; the terminal event also carries ``task``, the public task with
 its result or error, and ends the stream. Writes that change neither status nor progress (lease renewals) are
-not sent. A client resumes with ``Last-Event-ID``: only changes after that sequence number follow. Where the
-store's bounded history no longer holds them, a snapshot of the current task stands in. While nothing
-changes, a comment line (``: keep-alive``) goes out every ``heartbeat_s``. Waiting is ``store.wait``: no polling.
+not sent. A client resumes with ``Last-Event-ID``: only changes after that sequence number follow. Changes
+already trimmed from the store's bounded history (``store.event_history``) are skipped: the events that
+follow carry the current state. While nothing changes, a comment line (``: keep-alive``) goes out every
+``heartbeat_s``. Waiting is ``store.wait``: no polling.
 """
 
 from __future__ import annotations
