@@ -130,6 +130,19 @@ def test_wait_mode_is_one_request(app: ResultsApp) -> None:
     assert [s[:2] for s in flaky.seen].count(("GET", f"/v1/tasks/{task.id}")) == 1
 
 
+def test_sync_events_and_wait_via_sse(app: ResultsApp) -> None:
+    with GenPulse(app.url) as gp:
+        task = gp.submit("diffusers", "text-to-image", {**FOX, "prompt": "hold:sync-sse"})
+        threading.Timer(0.5, app.gates.open, ("sync-sse",)).start()
+        done = gp.wait(task.id, via="sse", timeout=30)
+        assert done.status == "succeeded"
+        events = list(gp.events(task.id))
+        assert [e.status for e in events][-1] == "succeeded" and events[-1].task == done
+        assert [e.seq for e in gp.events(task.id, last_event_id=events[-2].seq)] == [events[-1].seq]
+        with pytest.raises(NotFound):
+            list(gp.events("tsk_000000000000000000000000"))
+
+
 async def test_async_client_events_wait_and_cancel(app: ResultsApp) -> None:
     async with AsyncGenPulse(app.url) as gp:
         task = await gp.submit("diffusers", "text-to-image", {**FOX, "prompt": "hold:async"}, priority="high")
