@@ -176,6 +176,7 @@ class TaskWorker:
                 return None
             if result is not None:
                 t.status, t.result, t.progress, t.finished_at = TaskStatus.succeeded, result, 100.0, now
+                t.error = None
             elif retry_in is not None:
                 t.status, t.not_before = TaskStatus.queued, now + retry_in
                 t.error = TaskError.model_validate(error.to_dict()) if error else None

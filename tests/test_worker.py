@@ -1,0 +1,124 @@
+"""TaskWorker without Ray: leases, reconcile, retries with backoff, permanent errors, exhausted attempts.
+
+The vendor is the Kling imitation (errors injected by code); the store is the MemoryTaskStore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from genpulse.schemas import Task, TaskRequest, TaskStatus, now
+from genpulse.worker import TaskWorker
+from tests.test_reliability import VIDEO, Vendor, runtime, vendor
+
+
+@pytest.fixture
+def kling() -> Iterator[Vendor]:
+    yield from vendor(queue_s=0.05, run_s=0.1)
+
+
+async def submit(rt, **extra) -> Task:  # type: ignore[no-untyped-def]
+    body = {"provider": "kling", "task_type": "text-to-video", "params": VIDEO, **extra}
+    task, _ = await rt.service.submit(TaskRequest.model_validate(body))
+    return task
+
+
+async def test_retryable_error_backs_off_then_succeeds(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"backoff_base_s": 0.3})
+    kling.state.errors.append("5000")  # the first submit gets a vendor 500
+    task = await submit(rt)
+    requeued = await rt.service.store.wait(task.id, after_version=2, timeout=5)
+    assert requeued.status == TaskStatus.queued and requeued.not_before is not None
+    assert requeued.error and requeued.error.type == "provider_server_error"
+    assert 0.15 <= requeued.not_before - now() <= 0.3  # equal jitter: between half and all of the base
+    done = await rt.service.get(task.id, wait=10)
+    assert done.status == TaskStatus.succeeded and done.attempts == 2 and done.error is None
+    assert len(kling.state.jobs) == 1
+
+
+async def test_permanent_error_fails_at_once(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05)
+    kling.state.errors.append("1301")  # content moderation
+    done = await rt.service.get((await submit(rt)).id, wait=10)
+    assert done.status == TaskStatus.failed and done.attempts == 1
+    assert done.error and done.error.type == "content_moderated" and not done.error.retryable
+
+
+async def test_exhausted_attempts_end_failed_with_the_last_error(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"max_attempts": 3})
+    kling.state.errors.extend(["5000", "5000", "1302"])
+    done = await rt.service.get((await submit(rt)).id, wait=20)
+    assert done.status == TaskStatus.failed and done.attempts == 3
+    assert done.error and done.error.type == "provider_rate_limited"
+    assert not kling.state.jobs
+
+
+async def test_reconcile_adopts_orphans_and_respects_live_leases(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"queued_grace_s": 0})
+    store = rt.service.store
+    base = Task(
+        id="",
+        provider="kling",
+        task_type="text-to-video",
+        status=TaskStatus.queued,
+        params=VIDEO,
+        created_at=now(),
+        deadline_at=now() + 60,
+    )
+    orphan, _ = await store.create(base.model_copy(update={"id": "tsk_000000000001aaaaaaaaaaaa"}))
+    expired, _ = await store.create(
+        base.model_copy(
+            update={
+                "id": "tsk_000000000002aaaaaaaaaaaa",
+                "status": TaskStatus.running,
+                "owner": "dead-worker",
+                "lease_expires_at": now() - 1,
+            }
+        )
+    )
+    leased, _ = await store.create(
+        base.model_copy(
+            update={
+                "id": "tsk_000000000003aaaaaaaaaaaa",
+                "status": TaskStatus.running,
+                "owner": "live-worker",
+                "lease_expires_at": now() + 60,
+            }
+        )
+    )
+    worker: TaskWorker = rt.workers["kling"][0]
+    assert await worker.reconcile() == 2
+    await worker.join()
+    assert (await store.get(orphan.id)).status == TaskStatus.succeeded
+    assert (await store.get(expired.id)).status == TaskStatus.succeeded
+    still = await store.get(leased.id)
+    assert still.status == TaskStatus.running and still.owner == "live-worker"
+
+
+async def test_a_resumed_task_polls_its_checkpointed_job(tmp_path: Path, kling: Vendor) -> None:
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"queued_grace_s": 0})
+    first = await rt.service.get((await submit(rt)).id, wait=10)
+    assert first.status == TaskStatus.succeeded and len(kling.state.jobs) == 1
+    # a crash after the checkpoint: the task is running, its vendor job known, its owner gone
+    store = rt.service.store
+    crashed, _ = await store.create(
+        first.model_copy(
+            update={
+                "id": "tsk_000000000009aaaaaaaaaaaa",
+                "status": TaskStatus.running,
+                "result": None,
+                "owner": "gone",
+                "lease_expires_at": now() - 1,
+                "version": 0,
+            }
+        )
+    )
+    await rt.workers["kling"][0].reconcile()
+    await asyncio.wait_for(rt.workers["kling"][0].join(), 10)
+    resumed = await store.get(crashed.id)
+    assert resumed.status == TaskStatus.succeeded and resumed.provider_task_id == first.provider_task_id
+    assert len(kling.state.jobs) == 1  # polled, not submitted again
