@@ -56,12 +56,18 @@ class _WithDeliverer:
 
     def __init__(self, app: Any, deliverer: WebhookDeliverer) -> None:
         self.app, self.deliverer = app, deliverer
-        self.loop: asyncio.Task[None] | None = None
+        self.job: asyncio.Task[None] | None = None
+        self.event_loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop().create_task(self.deliverer.run_forever())
+        if self.job is None:
+            self.event_loop = asyncio.get_running_loop()
+            self.job = self.event_loop.create_task(self.deliverer.run_forever())
         await self.app(scope, receive, send)
+
+    def stop(self) -> None:
+        if self.job is not None and self.event_loop is not None and not self.event_loop.is_closed():
+            self.event_loop.call_soon_threadsafe(self.job.cancel)
 
 
 @dataclass
@@ -81,4 +87,9 @@ def results_app(args: AppArgs, store: TaskStore | None = None) -> Iterator[Resul
     wrapped = _WithDeliverer(api, deliverer)
     with serve_asgi(wrapped) as url:
         httpx.get(f"{url}/health").raise_for_status()
-        yield ResultsApp(url, runtime, gates)
+        try:
+            yield ResultsApp(url, runtime, gates)
+        finally:
+            wrapped.stop()
+            for name in list(gates.events):  # release anything a test left held
+                gates.open(name)

@@ -230,3 +230,24 @@ async def test_reconfigure_rotates_the_secret() -> None:
         assert (await deliverer.attempt(delivery)).status == DeliveryStatus.delivered
         await deliverer.close()
     assert [r.signature_ok for r in receiver.received] == [True]
+
+
+async def test_a_slow_receiver_does_not_hold_up_the_others() -> None:
+    store = MemoryTaskStore()
+    slow, fast = Receiver(SECRET, delay_s=1.5), Receiver(SECRET)
+    with serve_asgi(slow) as slow_url, serve_asgi(fast) as fast_url:
+        stuck = await finished_task(store, f"{slow_url}/hook")
+        deliverer = WebhookDeliverer(store, config(poll_interval_s=0.02), allow_private=True)
+        loop = asyncio.create_task(deliverer.run_forever())
+        try:
+            await asyncio.sleep(0.2)  # the slow attempt is in flight
+            quick = await finished_task(store, f"{fast_url}/hook")
+            started = time.monotonic()
+            assert (await settled(store, quick.id)).status == DeliveryStatus.delivered
+            assert time.monotonic() - started < 1.0
+            assert (await store.outbox_get(stuck.id)).status == DeliveryStatus.pending
+            assert (await settled(store, stuck.id)).status == DeliveryStatus.delivered
+        finally:
+            loop.cancel()
+            await deliverer.close()
+    assert len(slow.received) == 1 and len(fast.received) == 1

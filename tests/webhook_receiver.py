@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Receiver:
     refuse_first: int = 0
     refuse_status: int = 500
     down: Callable[[], bool] = lambda: False
+    delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
@@ -47,6 +49,8 @@ class Receiver:
             ok = True
         except signing.InvalidSignature:
             ok = False
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         refused = len(self.received) < self.refuse_first or self.down()
         status = self.refuse_status if refused else (204 if ok else 401)
         self.received.append(Received(headers, body, ok, status))

@@ -50,6 +50,7 @@ class WebhookDeliverer:
         self._clock, self._rng = clock, rng
         self._custom_check = url_check
         self._in_flight: set[str] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
         self.reconfigure(config, allow_private=allow_private)
 
     def reconfigure(self, config: WebhooksConfig, *, allow_private: bool) -> None:
@@ -59,22 +60,32 @@ class WebhookDeliverer:
         self._slots = asyncio.Semaphore(config.max_concurrent)
 
     async def run_once(self, limit: int = 500) -> int:
-        """Attempt every delivery due now that is not already in flight; returns how many were attempted."""
-        due = [d for d in await self.store.outbox_due(self._clock(), limit) if d.id not in self._in_flight]
-        self._in_flight.update(d.id for d in due)
-        try:
-            await asyncio.gather(*(self._bounded(d) for d in due))
-        finally:
-            self._in_flight.difference_update(d.id for d in due)
-        return len(due)
+        """Attempt every delivery due now that is not already in flight, and wait for those attempts."""
+        started = await self._start_due(limit)
+        await asyncio.gather(*started)
+        return len(started)
 
     async def run_forever(self) -> None:
+        """Start due deliveries every ``poll_interval_s``; a slow receiver never holds up the others."""
         while True:
             try:
-                await self.run_once()
+                await self._start_due(500)
             except Exception:  # a store blip: try again next round
                 log.warning("webhook round failed", exc_info=True)
             await asyncio.sleep(self.config.poll_interval_s)
+
+    async def _start_due(self, limit: int) -> list[asyncio.Task[None]]:
+        due = [d for d in await self.store.outbox_due(self._clock(), limit) if d.id not in self._in_flight]
+        started = []
+        for delivery in due:
+            self._in_flight.add(delivery.id)
+            job = asyncio.create_task(self._bounded(delivery), name=f"webhook:{delivery.id}")
+            job.add_done_callback(lambda _, i=delivery.id: self._in_flight.discard(i))
+            started.append(job)
+        self._jobs.update(started)
+        for job in started:
+            job.add_done_callback(self._jobs.discard)
+        return started
 
     async def _bounded(self, delivery: Delivery) -> None:
         async with self._slots:
@@ -82,6 +93,8 @@ class WebhookDeliverer:
                 await self.attempt(delivery)
             except Conflict:
                 log.info("delivery %s changed during its attempt; its record was dropped", delivery.id)
+            except Exception:  # a store blip while recording: the delivery stays due and is tried again
+                log.warning("delivery %s: attempt not recorded", delivery.id, exc_info=True)
 
     async def attempt(self, delivery: Delivery) -> Delivery:
         """One attempt at ``delivery``; returns the stored record after it."""
@@ -136,4 +149,7 @@ class WebhookDeliverer:
         return min(max(delay, retry_after or 0.0), self.config.backoff_max_s)
 
     async def close(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
         await self._client.aclose()
