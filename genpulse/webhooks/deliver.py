@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import httpx
 
@@ -30,8 +30,6 @@ from genpulse.webhooks.urls import check_resolved
 
 log = logging.getLogger("genpulse.webhooks")
 
-UrlCheck = Callable[[str], Awaitable[None]]
-
 
 class WebhookDeliverer:
     def __init__(
@@ -43,12 +41,10 @@ class WebhookDeliverer:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
-        url_check: UrlCheck | None = None,
     ) -> None:
         self.store = store
         self._client = client or httpx.AsyncClient(follow_redirects=False)
         self._clock, self._rng = clock, rng
-        self._custom_check = url_check
         self._in_flight: set[str] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self.reconfigure(config, allow_private=allow_private)
@@ -56,7 +52,7 @@ class WebhookDeliverer:
     def reconfigure(self, config: WebhooksConfig, *, allow_private: bool) -> None:
         """Apply new settings from the next attempt on (deliveries in flight finish with the old ones)."""
         self.config = config
-        self._check = self._custom_check or (lambda url: check_resolved(url, allow_private=allow_private))
+        self._allow_private = allow_private
         self._slots = asyncio.Semaphore(config.max_concurrent)
 
     async def run_once(self, limit: int = 500) -> int:
@@ -122,7 +118,7 @@ class WebhookDeliverer:
     async def _send(self, d: Delivery) -> tuple[int | None, str | None, float | None, bool]:
         """(status code, error or None, Retry-After, permanent)."""
         try:
-            await self._check(d.url)
+            await check_resolved(d.url, allow_private=self._allow_private)
         except GenPulseError as exc:
             return None, exc.message, None, True
         secret = self.config.secret
