@@ -171,6 +171,11 @@ class ProviderConfig(BaseModel):
     model_config = _STRICT
     enabled: bool = True
     base_url: str | None = None
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URLs of a vendor's other APIs, by name (volcengine: `visual`, `ark`); "
+        "each overrides that API's default.",
+    )
     api_key: SecretStr | None = None
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
@@ -181,6 +186,14 @@ class ProviderConfig(BaseModel):
     max_connections: int = Field(100, ge=1, description="HTTP connections to this vendor per worker.")
     poll_interval_s: float | None = Field(
         None, gt=0, description="Fixed poll interval; unset: the provider's adaptive schedule (1 s, then slower)."
+    )
+    servers: list[str] = Field(
+        default_factory=list,
+        description="Self-hosted servers (ComfyUI): base URLs such as http://10.0.0.5:8188. Jobs go to the least "
+        "busy one. Addresses come only from config, never from a request.",
+    )
+    group_id: str | None = Field(
+        None, description="MiniMax GroupId, for older keys that need it on /v1/files/retrieve; unset otherwise."
     )
 
 

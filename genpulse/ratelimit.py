@@ -1,7 +1,8 @@
 """RateLimiter: one vendor's quota, cluster-wide (wrapped as one named detached actor per provider).
 
-- A sliding-window log for requests per second (submits and polls both count): in any window of
-  ``max(1, 1/rps)`` seconds (plus a small guard for network jitter) at most ``rps`` times that many calls.
+- Requests per second (submits and polls both count) are paced ``1/rps`` apart and, on top, capped by a
+  sliding-window log: in any window of ``max(1, 1/rps)`` seconds (plus a small guard for network jitter) at most
+  ``rps`` times that many calls. Pacing keeps bursts (and their arrival jitter) from crowding one window.
 - A semaphore of concurrent vendor jobs, held per task id from submit until the job ends. Holding is keyed by
   task id, so a resumed task (worker restart) re-acquires its own slot instead of a second one.
 - Waiters are served in order, ``high`` before ``normal`` before ``low``, FIFO within a priority.
@@ -73,6 +74,7 @@ class RateLimiter:
         self._jobs = _PriorityQueue()
         self._held: dict[str, float] = {}
         self._grants: deque[float] = deque()
+        self._next_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self.guard = guard
         self.throttled_429 = 0
@@ -87,6 +89,7 @@ class RateLimiter:
         self, rps: float, max_concurrent_jobs: int, min_rps: float = 0.1, recovery_per_s: float | None = None
     ) -> None:
         self.target_rps = self.rate = float(rps)
+        self._next_at = 0.0  # pace from now on at the new rate
         self.max_jobs = int(max_concurrent_jobs)
         self.min_rps = min(min_rps, rps)
         self.recovery = recovery_per_s if recovery_per_s is not None else max(rps / 20, 0.05)
@@ -117,16 +120,22 @@ class RateLimiter:
         window, allowed = self._window()
         while self._grants and self._grants[0] <= now - window:
             self._grants.popleft()
-        while (head := self._requests.head()) is not None and len(self._grants) < allowed and now >= self._paused_until:
+        interval = 1.0 / self.rate
+        while (
+            (head := self._requests.head()) is not None
+            and len(self._grants) < allowed
+            and now >= max(self._paused_until, self._next_at)
+        ):
             self._requests.pop()
             self._grants.append(now)
+            self._next_at = now + interval  # paced: never two calls closer than 1/rate
             head.future.set_result(None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._requests.head() is not None:
             free_at = self._grants[0] + window if len(self._grants) >= allowed else now
-            wait = max(self._paused_until, free_at) - now
+            wait = max(self._paused_until, self._next_at, free_at) - now
             self._timer = asyncio.get_running_loop().call_later(max(wait, 0.001), self._wake)
 
     async def acquire_request(self, priority: str = "normal") -> float:

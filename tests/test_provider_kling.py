@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,8 +25,10 @@ from genpulse.errors import (
 from genpulse.providers.cloud import JobState, VendorJob
 from genpulse.providers.kling import KlingProvider
 from genpulse.providers.signing import JwtCache, hs256_jwt
+from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.kling import KlingState, build_app
+from tests.vendors.live import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 
 AK, SK = "AKtestkling0000", "SKtestkling0000000000000000000000"
@@ -198,8 +201,71 @@ async def test_unknown_status_and_malformed_reply(env: Env, outcome: str) -> Non
         await env.provider.poll(env.client, "text-to-video", job.job_id)
 
 
+async def test_slow_vendor_times_out(env: Env) -> None:
+    args = {"base_url": env.provider.base_url, "access_key": AK, "secret_key": SK, "timeout_s": 0.2}
+    impatient = KlingProvider(AppArgs.load({"providers": {"kling": args}}), clock=env.clock)
+    env.state.errors.append("slow")
+    with pytest.raises(ProviderTimeout) as exc:
+        await impatient.poll(env.client, "text-to-video", "1")
+    assert exc.value.retryable
+
+
 async def test_unreachable_vendor_is_retryable(env: Env) -> None:
     down = make_provider("http://127.0.0.1:9", env.clock)
     with pytest.raises(ProviderServerError) as exc:
         await down.poll(env.client, "text-to-video", "1")
     assert exc.value.retryable
+
+
+# End to end: the HTTP API, real workers and storage, against the imitation -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KlingState, httpx.Client]]:
+    state = KlingState({AK: SK}, queue_s=0.1, run_s=0.2)
+    with serve_asgi(build_app(state)) as url:
+        state.base_url = url
+        kling = {"base_url": url, "access_key": AK, "secret_key": SK, "poll_interval_s": 0.1}
+        args = local_args(tmp_path_factory.mktemp("kling"), providers={"kling": kling})
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+            yield state, client
+
+
+def test_e2e_video_is_stored_as_our_asset(live: tuple[KlingState, httpx.Client]) -> None:
+    state, client = live
+    body = {"provider": "kling", "task_type": "text-to-video", "params": {"prompt": "an eagle", "duration": 5}}
+    task = submit_and_wait(client, body)
+    assert_assets_are_ours(client, task, state.base_url, "video/mp4")
+    info = {p["name"]: p for p in client.get("/v1/providers").json()["data"]}
+    assert info["kling"]["configured"] and info["kling"]["task_types"] == sorted(_TASK_TYPES)
+    schemas = client.get("/meta/schemas/kling").json()["task_types"]
+    assert set(schemas) == _TASK_TYPES and schemas["text-to-video"]["additionalProperties"] is False
+
+
+def test_e2e_moderated_job_fails_without_retry(live: tuple[KlingState, httpx.Client]) -> None:
+    state, client = live
+    state.outcomes.append("moderated")
+    task = submit_and_wait(client, {"provider": "kling", "task_type": "text-to-image", "params": {"prompt": "x"}})
+    assert task["status"] == "failed" and task["attempts"] == 1
+    assert task["error"]["type"] == "content_moderated" and not task["error"]["retryable"]
+
+
+def test_e2e_job_outliving_its_deadline_fails(live: tuple[KlingState, httpx.Client]) -> None:
+    state, client = live
+    state.outcomes.append("forever")
+    body = {"provider": "kling", "task_type": "text-to-video", "params": {"prompt": "x"}, "deadline_s": 1.5}
+    task = submit_and_wait(client, body)
+    assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout"
+    assert task["provider_task_id"] in state.jobs  # submitted once, then abandoned (Kling has no cancel API)
+
+
+def test_e2e_unconfigured_provider_is_refused_at_submit(tmp_path: Path) -> None:
+    with running_app(local_args(tmp_path)) as app:
+        body = {"provider": "kling", "task_type": "text-to-image", "params": {"prompt": "x"}}
+        r = httpx.post(f"{app.url}/v1/tasks", json=body)
+        assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
+        info = {p["name"]: p for p in httpx.get(f"{app.url}/v1/providers").json()["data"]}
+        assert info["kling"]["configured"] is False
+
+
+_TASK_TYPES = {"text-to-image", "text-to-video", "image-to-video"}

@@ -23,7 +23,9 @@ from genpulse.errors import (
 from genpulse.providers.cloud import JobState, VendorJob
 from genpulse.providers.signing import canonical_request, sha256_hex, tc3_sign, tc3_signature
 from genpulse.providers.tencent import TencentProvider
+from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
+from tests.vendors.live import assert_assets_are_ours, submit_and_wait
 from tests.vendors.server import serve_asgi
 from tests.vendors.tencent import TencentState, build_app, tc3_expected_signature
 
@@ -106,6 +108,14 @@ async def env(server: tuple[TencentState, str]) -> AsyncIterator[Env]:
 
 async def submit(env: Env, task_type: str, params: dict) -> VendorJob:
     return await env.provider.submit(env.client, task_type, env.provider.validate(task_type, params))
+
+
+def test_poll_schedule_is_quick_for_images_and_a_configured_interval_wins() -> None:
+    provider = make_provider("http://127.0.0.1:1", Clock())
+    assert provider.poll_delay("text-to-image", 40, 20) == 3.0 and provider.poll_delay("text-to-video", 120, 40) > 3
+    cfg = {"access_key": SECRET_ID, "secret_key": SECRET_KEY, "poll_interval_s": 0.25}
+    fixed = TencentProvider(AppArgs.load({"providers": {"tencent": cfg}}))
+    assert fixed.poll_delay("text-to-image", 40, 20) == fixed.poll_delay("text-to-video", 120, 40) == 0.25
 
 
 def test_param_models() -> None:
@@ -200,3 +210,39 @@ async def test_unknown_status_and_malformed_reply(env: Env, task_type: str, outc
 async def test_unknown_job_is_refused(env: Env) -> None:
     with pytest.raises(ProviderInvalidInput, match="JobNotExist"):
         await env.provider.poll(env.client, "text-to-image", "aiart:nope")
+
+
+# End to end: the HTTP API, real workers and storage, against the imitation -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TencentState, httpx.Client]]:
+    state = TencentState({SECRET_ID: SECRET_KEY}, queue_s=0.1, run_s=0.2)
+    with serve_asgi(build_app(state)) as url:
+        state.base_url = url
+        tencent = {"base_url": url, "access_key": SECRET_ID, "secret_key": SECRET_KEY, "poll_interval_s": 0.1}
+        args = local_args(tmp_path_factory.mktemp("tencent"), providers={"tencent": tencent})
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+            yield state, client
+
+
+def test_e2e_images_are_stored_as_our_assets(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    body = {"provider": "tencent", "task_type": "text-to-image", "params": {"prompt": "雨中, 竹林", "num": 2}}
+    task = submit_and_wait(client, body)
+    assert_assets_are_ours(client, task, state.base_url, "image/png")
+    assert len(task["result"]["assets"]) == 2
+
+
+def test_e2e_image_to_video(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    body = {"provider": "tencent", "task_type": "image-to-video", "params": {"image": PNG_B64}}
+    assert_assets_are_ours(client, submit_and_wait(client, body), state.base_url, "video/mp4")
+
+
+def test_e2e_job_outliving_its_deadline_fails(live: tuple[TencentState, httpx.Client]) -> None:
+    state, client = live
+    state.outcomes.append("forever")
+    body = {"provider": "tencent", "task_type": "text-to-video", "params": {"prompt": "x"}, "deadline_s": 1.5}
+    task = submit_and_wait(client, body)
+    assert task["status"] == "failed" and task["error"]["type"] == "provider_timeout" and task["attempts"] == 1

@@ -37,9 +37,15 @@ from genpulse.providers.signing import JwtCache
 _STRICT = ConfigDict(extra="forbid")
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"]
 VideoModel = Literal[
-    "kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1", "kling-v2-1-master", "kling-v2-5-turbo",
+    "kling-v1",
+    "kling-v1-5",
+    "kling-v1-6",
+    "kling-v2-master",
+    "kling-v2-1",
+    "kling-v2-1-master",
+    "kling-v2-5-turbo",
     "kling-v2-6",
-]  # fmt: skip
+]
 
 
 class KlingTextToImage(BaseModel):

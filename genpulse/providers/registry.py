@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
+from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.base import Provider
+from genpulse.providers.comfyui import ComfyUIProvider
+from genpulse.providers.dashscope import DashScopeProvider
 from genpulse.providers.diffusers import DiffusersProvider
 from genpulse.providers.kling import KlingProvider
+from genpulse.providers.minimax import MiniMaxProvider
+from genpulse.providers.openai import OpenAIProvider
 from genpulse.providers.tencent import TencentProvider
+from genpulse.providers.volcengine import VolcengineProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     DiffusersProvider.name: DiffusersProvider,
+    BaiduProvider.name: BaiduProvider,
+    ComfyUIProvider.name: ComfyUIProvider,
+    DashScopeProvider.name: DashScopeProvider,
+    MiniMaxProvider.name: MiniMaxProvider,
+    OpenAIProvider.name: OpenAIProvider,
     KlingProvider.name: KlingProvider,
     TencentProvider.name: TencentProvider,
+    VolcengineProvider.name: VolcengineProvider,
 }
 
 

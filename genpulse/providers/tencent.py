@@ -180,9 +180,15 @@ class TencentProvider(CloudProvider):
             now=self._clock(),
         )
         reply = await send_json(
-            client, self.name, "POST", url + "/", classify=classify, headers=headers, content=body,
+            client,
+            self.name,
+            "POST",
+            url + "/",
+            classify=classify,
+            headers=headers,
+            content=body,
             timeout=self.config.timeout_s,
-        )  # fmt: skip
+        )
         response = reply.get("Response") if isinstance(reply, dict) else None
         if not isinstance(response, dict):
             raise MalformedReply(f"tencent: {action}: no `Response` object in {str(reply)[:200]}")
@@ -212,7 +218,8 @@ class TencentProvider(CloudProvider):
         return _job(job_id, reply, status, _IMAGE_STATES, "JobErrorCode", "JobErrorMsg")
 
     def poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
-        if task_type == "text-to-image":  # images take seconds; the query API allows 20 req/s
+        # images take seconds and the query API allows 20 req/s; a configured fixed interval wins
+        if task_type == "text-to-image" and self.config.poll_interval_s is None:
             return 1.0 if elapsed_s < 30 else 3.0
         return super().poll_delay(task_type, elapsed_s, polls)
 

@@ -3,11 +3,12 @@
 Checks the JWT as Kling does (HS256 over the received ``header.payload``, ``iss`` a known access key,
 ``nbf <= now < exp``: 1001 empty, 1002 invalid, 1003 not yet valid, 1004 expired, all HTTP 401), validates the
 documented request fields (1200/1201), walks tasks ``submitted → processing → succeed | failed`` and injects
-every documented error code by name (``state.errors.append(1302)``).
+every documented error code by name (``state.errors.append(1302)``), or a slow answer (``"slow"``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -139,6 +140,9 @@ def build_app(state: KlingState) -> Starlette:
     async def authorized(request: Request) -> JSONResponse | None:
         code = state.check_jwt(request)
         if code is None and (injected := state.pop_error()) is not None:
+            if injected == "slow":  # answer later than the client waits
+                await asyncio.sleep(1.0)
+                return None
             code = int(injected)
         return state.error(code) if code is not None else None
 

@@ -1,4 +1,5 @@
-"""Wrap a vendor imitation to meter what it sees (every API call's time) and to inject random 429s and 500s.
+"""Wrap a vendor imitation to meter what it sees (every API call's wall-clock time) and to inject random 429s and
+500s.
 
 The fault draw uses a seeded ``random.Random``: randomness is the one thing tests may control.
 """
@@ -30,7 +31,7 @@ class Metered:
             await self.app(scope, receive, send)
             return
         with self._lock:
-            self.calls.append(time.monotonic())
+            self.calls.append(time.time())
             fault = self._rng.choice(self.faults) if self._rng.random() < self.fault_rate else None
             if fault:
                 self.injected[fault] = self.injected.get(fault, 0) + 1
@@ -43,11 +44,13 @@ class Metered:
         await send({"type": "http.response.start", "status": fault, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def max_per_window(self, window: float = 1.0) -> int:
-        stamps = sorted(self.calls)
-        best, lo = 0, 0
-        for hi, t in enumerate(stamps):
-            while t - stamps[lo] >= window:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+    def max_per_second(self) -> int:
+        """The most calls in one wall-clock second, as a vendor's quota counter (and fakevendor.py) counts."""
+        return max_per_second(self.calls)
+
+
+def max_per_second(stamps: list[float]) -> int:
+    buckets: dict[int, int] = {}
+    for t in stamps:
+        buckets[int(t)] = buckets.get(int(t), 0) + 1
+    return max(buckets.values(), default=0)

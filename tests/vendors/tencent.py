@@ -32,8 +32,10 @@ ACTIONS = {
     ("SubmitHunyuanToVideoJob", "2024-05-23"): ("vclm", "submit"),
     ("DescribeHunyuanToVideoJob", "2024-05-23"): ("vclm", "query"),
 }
-_AUTH = re.compile(r"^TC3-HMAC-SHA256 Credential=([^/]+)/(\d{4}-\d{2}-\d{2})/([a-z]+)/tc3_request, "
-                   r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")  # fmt: skip
+_AUTH = re.compile(
+    r"^TC3-HMAC-SHA256 Credential=([^/]+)/(\d{4}-\d{2}-\d{2})/([a-z]+)/tc3_request, "
+    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$"
+)
 
 
 def tc3_expected_signature(secret_key: str, date: str, service: str, timestamp: str, creq: str) -> str:
