@@ -172,7 +172,7 @@ async def test_async_client_events_wait_and_cancel(app: ResultsApp) -> None:
 
 
 def test_upload_and_download(app: ResultsApp) -> None:
-    paths = httpx.get(f"{app.url}/openapi.json").json()["paths"]
+    paths = httpx.get(f"{app.url}/openapi.json", timeout=30).json()["paths"]
     if "post" not in paths.get("/v1/assets", {}):
         pytest.skip("POST /v1/assets is not on this branch yet (it lands with the storage work)")
     image = png(32, 32, 3)
