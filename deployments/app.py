@@ -22,10 +22,11 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     config = AppArgs.load(args)
     diffusion = None
     if config.provider("diffusers").enabled:  # a vendor-only gateway needs no diffusion replicas
-        diffusion = DiffusionDeployment.options(**options_for(config.diffusion)).bind(config.diffusion)
+        diffusion_options = options_for(config.diffusion, config.placement.diffusion)
+        diffusion = DiffusionDeployment.options(**diffusion_options).bind(config.diffusion)
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
         max_ongoing_requests=config.server.max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0},
+        ray_actor_options={"num_cpus": 0, **config.placement.ingress.actor_options()},
     )
     return ingress.bind(config, diffusion)

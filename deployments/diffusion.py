@@ -11,7 +11,8 @@ from typing import Any
 
 from ray import serve
 
-from genpulse.config import DiffusionConfig
+from genpulse import metrics
+from genpulse.config import DiffusionConfig, Placement
 
 
 @serve.deployment(name="DiffusionDeployment")
@@ -22,15 +23,21 @@ class DiffusionDeployment:
         self.engine = DiffusionEngine(config)
 
     def generate(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self.engine.generate(params)
+        model = self.engine.config.model
+        metrics.DIFFUSION_BATCH.record(int(params.get("num_images") or 1), model=model)
+        with metrics.timed(metrics.DIFFUSION_SECONDS, model=model):
+            return self.engine.generate(params)
 
     def info(self) -> dict[str, Any]:
         return self.engine.info()
 
 
-def options_for(config: DiffusionConfig) -> dict[str, Any]:
+def options_for(config: DiffusionConfig, placement: Placement | None = None) -> dict[str, Any]:
+    actor_options = {"num_cpus": config.num_cpus, "num_gpus": config.num_gpus}
+    if placement is not None:
+        actor_options |= placement.actor_options()
     opts: dict[str, Any] = {
-        "ray_actor_options": {"num_cpus": config.num_cpus, "num_gpus": config.num_gpus},
+        "ray_actor_options": actor_options,
         "max_ongoing_requests": config.max_ongoing_requests,
     }
     if config.autoscaling is not None:

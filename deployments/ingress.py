@@ -6,6 +6,7 @@ and puts a ``TaskService`` on the FastAPI app's state. Nothing here does work th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ray import serve
@@ -31,7 +32,7 @@ class Ingress(HandleAPI):
     def __init__(self, args: AppArgs, diffusion: DeploymentHandle | None) -> None:
         self.args, self.app_name = args, serve.get_replica_context().app_name
         registry = Registry(args)
-        store = open_store(args.store, args.namespace)
+        store = open_store(args.store, args.namespace, args.placement.store.actor_options())
         storage = open_storage(args.storage)
         self.dispatcher = PoolDispatcher({p: start_pool(p, args, self.app_name) for p in registry.names()})
         for provider in registry.all():  # a redeploy with new limits reaches the running limiters (no restart)
@@ -50,6 +51,13 @@ class Ingress(HandleAPI):
                 return await diffusion.info.remote()
 
             checks["diffusion"] = diffusion_ready
+        limiters = [connect_limiter(p.name, args) for p in registry.all() if isinstance(p, CloudProvider)]
+        if limiters:
+
+            async def limiters_ready() -> None:
+                await asyncio.gather(*(h.stats.remote() for h in limiters))
+
+            checks["limiters"] = limiters_ready
         self.service = TaskService(args, store, storage, registry, self.dispatcher, checks=checks)
         self.max_body_bytes = args.server.max_body_bytes
 

@@ -29,7 +29,11 @@ class RateLimiterActor(RateLimiter):
 def connect_limiter(provider: str, args: AppArgs) -> Any:
     cfg = args.provider(provider)
     return RateLimiterActor.options(
-        name=limiter_name(provider), namespace=args.namespace, lifetime="detached", get_if_exists=True
+        name=limiter_name(provider),
+        namespace=args.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        **args.placement.limiters.actor_options(),
     ).remote(cfg.rps, cfg.max_concurrent_jobs)
 
 

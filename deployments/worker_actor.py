@@ -13,9 +13,12 @@ from typing import Any
 
 import ray
 from ray import serve
+from ray.exceptions import RayActorError
 
 from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
+from genpulse.errors import ServiceUnavailable
+from genpulse.metrics import MeteredLimiter
 from genpulse.providers import Registry
 from genpulse.runners import Runner
 from genpulse.runtime import build_runner
@@ -37,10 +40,14 @@ def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -
         handle = serve.get_deployment_handle("DiffusionDeployment", app_name)
 
         async def generate(params: dict[str, Any]) -> dict[str, Any]:
-            return await handle.generate.remote(params)
+            try:
+                return await handle.generate.remote(params)
+            except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
+                raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
 
         return build_runner(spec, args, storage, generate=generate)
-    return build_runner(spec, args, storage, limiter=ActorLimiter(connect_limiter(provider, args)))
+    limiter = MeteredLimiter(ActorLimiter(connect_limiter(provider, args)), provider)
+    return build_runner(spec, args, storage, limiter=limiter)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
@@ -50,7 +57,7 @@ class ProviderWorker:
         self.worker = TaskWorker(
             name,
             provider,
-            open_store(args.store, args.namespace),
+            open_store(args.store, args.namespace, args.placement.store.actor_options()),
             storage,
             make_runner(provider, args, app_name, storage),
             args.workers,
@@ -87,7 +94,11 @@ def start_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
     """Get or create the provider's worker actors (idempotent across ingress replicas)."""
     return [
         ProviderWorker.options(
-            name=actor_name(provider, i), namespace=args.namespace, lifetime="detached", get_if_exists=True
+            name=actor_name(provider, i),
+            namespace=args.namespace,
+            lifetime="detached",
+            get_if_exists=True,
+            **args.placement.workers.actor_options(),
         ).remote(actor_name(provider, i), provider, args, app_name)
         for i in range(args.workers.pool_size)
     ]

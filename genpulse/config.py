@@ -197,6 +197,52 @@ class ProviderConfig(BaseModel):
     )
 
 
+class Placement(BaseModel):
+    """Where one component's actors run: custom resources to require and node labels to match (both optional).
+
+    An operator gives nodes a custom resource (``ray start --resources='{"gpu_node": 1}'``) or labels
+    (``ray start --labels=pool=gpu``) and points components at them, e.g. ``resources: {gpu_node: 0.01}``.
+    """
+
+    model_config = _STRICT
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources each actor or replica of the component needs."
+    )
+    label_selector: dict[str, str] = Field(
+        default_factory=dict, description="Ray node labels the component's actors must be scheduled on."
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _custom_only(cls, v: dict[str, float]) -> dict[str, float]:
+        reserved = {"CPU", "GPU", "memory", "object_store_memory"} & set(v)
+        if reserved:
+            raise ValueError(f"use num_cpus/num_gpus for {sorted(reserved)}; resources are custom ones")
+        if any(amount <= 0 for amount in v.values()):
+            raise ValueError("resource amounts must be > 0")
+        return v
+
+    def actor_options(self) -> dict[str, Any]:
+        """The Ray actor options that express this placement (empty: anywhere)."""
+        opts: dict[str, Any] = {}
+        if self.resources:
+            opts["resources"] = dict(self.resources)
+        if self.label_selector:
+            opts["label_selector"] = dict(self.label_selector)
+        return opts
+
+
+class PlacementConfig(BaseModel):
+    """Placement of each GenPulse component; see ``cluster/README.md`` for the node groups it targets."""
+
+    model_config = _STRICT
+    ingress: Placement = Field(default_factory=Placement, description="Ingress replicas (HTTP API).")
+    diffusion: Placement = Field(default_factory=Placement, description="DiffusionDeployment replicas.")
+    workers: Placement = Field(default_factory=Placement, description="ProviderWorker actors.")
+    limiters: Placement = Field(default_factory=Placement, description="RateLimiter actors.")
+    store: Placement = Field(default_factory=Placement, description="The in-cluster TaskStore actor.")
+
+
 class AppArgs(BaseSettings):
     """Everything the app builder needs. Its fields are exactly ``serve_config.yaml``'s ``args:``."""
 
@@ -213,6 +259,7 @@ class AppArgs(BaseSettings):
     webhooks: WebhooksConfig = WebhooksConfig()
     security: SecurityConfig = SecurityConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    placement: PlacementConfig = PlacementConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from genpulse import metrics
 from genpulse.errors import GenPulseError, ProviderError, ProviderRateLimited
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.runners import RunContext
@@ -93,18 +94,23 @@ class VendorRunner:
         finally:
             await asyncio.shield(self.limiter.release_job(task.id))
 
-    async def _call(self, call: Callable[[], Awaitable[VendorJob]]) -> VendorJob:
+    async def _call(self, call: Callable[[], Awaitable[VendorJob]], op: str) -> VendorJob:
         try:
             async with self._slots:
-                return await call()
+                with metrics.timed(metrics.VENDOR_SECONDS, provider=self.provider.name, op=op):
+                    return await call()
         except ProviderRateLimited as exc:
+            metrics.VENDOR_ERRORS.record(1, provider=self.provider.name, op=op, error=exc.type)
             await self.limiter.report_429(exc.retry_after)
+            raise
+        except Exception as exc:
+            metrics.VENDOR_ERRORS.record(1, provider=self.provider.name, op=op, error=metrics.error_class(exc))
             raise
 
     async def _submit(self, task: Task, params: Any, priority: str) -> VendorJob:
         await self.limiter.acquire_request(priority)
         try:
-            return await self._call(lambda: self.provider.submit(self.client, task.task_type, params))
+            return await self._call(lambda: self.provider.submit(self.client, task.task_type, params), "submit")
         except GenPulseError as exc:
             if exc.retryable and isinstance(exc.details, dict) and exc.details.get("request_sent"):
                 exc.retryable = False
@@ -122,7 +128,7 @@ class VendorRunner:
                 await self._sleep(self.provider.poll_delay(task.task_type, self._clock() - started, polls))
             await self.limiter.acquire_request(priority)
             try:
-                job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id))
+                job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id), "poll")
                 errors = 0
             except GenPulseError as exc:
                 errors += 1

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from genpulse import metrics
 from genpulse.config import WorkersConfig
 from genpulse.errors import Conflict, ExecutionError, GenPulseError, NotFound, ProviderTimeout
 from genpulse.runners import Runner
@@ -73,8 +74,16 @@ class TaskWorker:
             return False
         job = asyncio.create_task(self._drive(task_id), name=f"task:{task_id}")
         self._jobs[task_id] = job
-        job.add_done_callback(lambda _: self._jobs.pop(task_id, None))
+        job.add_done_callback(lambda _: self._job_done(task_id))
+        self._gauge_in_flight()
         return True
+
+    def _job_done(self, task_id: str) -> None:
+        self._jobs.pop(task_id, None)
+        self._gauge_in_flight()
+
+    def _gauge_in_flight(self) -> None:
+        metrics.JOBS_IN_FLIGHT.record(len(self._jobs), provider=self.provider, worker=self.name)
 
     async def cancel(self, task_id: str) -> bool:
         job = self._jobs.get(task_id)
@@ -90,17 +99,19 @@ class TaskWorker:
 
     async def reconcile(self) -> int:
         """Adopt orphaned tasks of this provider; returns how many were started."""
-        started = 0
+        started = queued = 0
         now = self._clock()
         for status in (TaskStatus.queued, TaskStatus.running):
             cursor = None
             while True:
                 tasks, cursor = await self.store.list(status=status, provider=self.provider, limit=200, cursor=cursor)
+                queued += len(tasks) if status == TaskStatus.queued else 0
                 for t in tasks:
                     if t.id not in self._jobs and self._orphaned(t, now) and await self.submit(t.id):
                         started += 1
                 if cursor is None:
                     break
+        metrics.QUEUE_DEPTH.record(queued, provider=self.provider, worker=self.name)
         return started
 
     def _orphaned(self, t: Task, now: float) -> bool:
@@ -128,6 +139,8 @@ class TaskWorker:
             task = await mutate(self.store, task_id, self._claim)
         except (NotFound, Conflict):
             return
+        if task is not None and task.status == TaskStatus.failed:  # its deadline passed while queued
+            self._count(task)
         if task is None or task.status != TaskStatus.running:
             return
         renew = asyncio.create_task(self._renew(task_id, asyncio.current_task()))
@@ -193,8 +206,15 @@ class TaskWorker:
             for asset in result.get("assets", []):
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.storage.delete, asset["id"])
+        if written is not None:
+            self._count(written)
         if written is not None and retry_in is not None:
             self._later(task.id, retry_in)
+
+    def _count(self, t: Task) -> None:
+        status = "retrying" if t.status == TaskStatus.queued else t.status.value
+        assets = (t.result or {}).get("assets", []) if t.status == TaskStatus.succeeded else []
+        metrics.task_finished(t.provider, t.task_type, status, self._clock() - t.created_at, assets)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))

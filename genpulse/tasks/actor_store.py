@@ -31,10 +31,13 @@ class ActorTaskStore:
         self._actor = handle
 
     @classmethod
-    def connect(cls, namespace: str, event_history: int = 256) -> ActorTaskStore:
-        """Get or create the cluster's store actor (named, detached) in ``namespace``."""
+    def connect(
+        cls, namespace: str, event_history: int = 256, placement: dict[str, Any] | None = None
+    ) -> ActorTaskStore:
+        """Get or create the cluster's store actor (named, detached) in ``namespace``; ``placement`` holds
+        actor options (``resources``, ``label_selector``) used only when this call creates it."""
         handle = TaskStoreActor.options(
-            name=ACTOR_NAME, namespace=namespace, lifetime="detached", get_if_exists=True
+            name=ACTOR_NAME, namespace=namespace, lifetime="detached", get_if_exists=True, **(placement or {})
         ).remote(event_history)
         return cls(handle)
 

@@ -1,0 +1,85 @@
+"""``/health/ready`` follows the store: 503 with details while Redis is down, 200 when it is back (no Ray)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from genpulse.tasks.redis_store import RedisTaskStore
+from tests.conftest import free_port, wait_for
+from tests.harness import local_args, running_app
+
+
+class RedisProcess:
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.workdir = free_port(), workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_for(lambda: _pings(redis.Redis(port=self.port)), 20, message="redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _pings(client: object) -> bool:
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def redis_proc(tmp_path: Path) -> Iterator[RedisProcess]:
+    proc = RedisProcess(tmp_path)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_ready_is_503_while_the_store_is_down(tmp_path: Path, redis_proc: RedisProcess) -> None:
+    args = local_args(tmp_path)
+    store = RedisTaskStore(f"redis://127.0.0.1:{redis_proc.port}/0")
+    with running_app(args, store=store) as app, httpx.Client(base_url=app.url, timeout=30) as client:
+        up = client.get("/health/ready")
+        assert up.status_code == 200 and up.json()["checks"]["store"] == "ok", up.text
+
+        redis_proc.stop()
+        down = client.get("/health/ready")
+        assert down.status_code == 503 and down.headers["retry-after"], down.text
+        error = down.json()["error"]
+        assert error["type"] == "service_unavailable"
+        assert error["details"]["store"] != "ok" and error["details"]["storage"] == "ok"
+        assert "genpulse_store_up 0.0" in client.get("/metrics").text
+
+        redis_proc.start()
+        wait_for(lambda: client.get("/health/ready").status_code == 200, 20, message="ready again")
+        assert "genpulse_store_up 1.0" in client.get("/metrics").text
