@@ -27,7 +27,7 @@ ACTOR_NAME = "genpulse-webhooks"
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
 class WebhookActor:
     def __init__(self, args: AppArgs) -> None:
-        store = open_store(args.store, args.namespace)
+        store = open_store(args.store, args.namespace, args.placement.store.actor_options())
         self.deliverer = WebhookDeliverer(store, args.webhooks, allow_private=args.security.allow_private_urls)
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()
@@ -58,7 +58,11 @@ def start_webhook_actor(args: AppArgs) -> Any:
     if args.webhooks.secret is None:
         return None
     actor = WebhookActor.options(
-        name=ACTOR_NAME, namespace=args.namespace, lifetime="detached", get_if_exists=True
+        name=ACTOR_NAME,
+        namespace=args.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        **args.placement.workers.actor_options(),  # an I/O actor like the workers: it runs where they run
     ).remote(args)
     actor.configure.remote(args)
     return actor
