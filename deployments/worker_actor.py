@@ -98,7 +98,7 @@ def start_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
             namespace=args.namespace,
             lifetime="detached",
             get_if_exists=True,
-            **args.placement.workers.actor_options(),
+            **args.placement.for_workers(provider).actor_options(),
         ).remote(actor_name(provider, i), provider, args, app_name)
         for i in range(args.workers.pool_size)
     ]

@@ -239,8 +239,14 @@ class PlacementConfig(BaseModel):
     ingress: Placement = Field(default_factory=Placement, description="Ingress replicas (HTTP API).")
     diffusion: Placement = Field(default_factory=Placement, description="DiffusionDeployment replicas.")
     workers: Placement = Field(default_factory=Placement, description="ProviderWorker actors.")
+    provider_workers: dict[str, Placement] = Field(
+        default_factory=dict, description="Per-provider override of `workers` (e.g. kling workers on CPU nodes)."
+    )
     limiters: Placement = Field(default_factory=Placement, description="RateLimiter actors.")
     store: Placement = Field(default_factory=Placement, description="The in-cluster TaskStore actor.")
+
+    def for_workers(self, provider: str) -> Placement:
+        return self.provider_workers.get(provider, self.workers)
 
 
 class AppArgs(BaseSettings):

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ import pytest
 from genpulse.providers.registry import PROVIDERS
 from tests.conftest import free_port, wait_for
 from tests.raynodes import RayNode, driver, wait_until
+from tests.vendors.kling import KlingState
+from tests.vendors.kling import build_app as kling_app
+from tests.vendors.server import serve_asgi
 
 pytestmark = pytest.mark.multinode
 
@@ -52,6 +55,8 @@ class Cluster:
     workers: list[RayNode]
     url: str
     tmp: Path
+    kling: KlingState
+    provider_nodes: list[RayNode] = field(default_factory=list)
 
     def placement(self) -> dict[str, list[str]]:
         """Actor class → the custom node resources of the nodes its live actors run on."""
@@ -60,6 +65,11 @@ class Cluster:
     def add_gpu_node(self, name: str) -> RayNode:
         node = RayNode(self.tmp / name, head_address=self.head.address, num_cpus=1, resources={"gpu_node": 1})
         self.workers.append(node)
+        return node
+
+    def add_provider_node(self, name: str) -> RayNode:
+        node = RayNode(self.tmp / name, head_address=self.head.address, num_cpus=0, resources={"provider_node": 1})
+        self.provider_nodes.append(node)
         return node
 
 
@@ -92,7 +102,20 @@ def _ping(client: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, redis_for_ray: int, tiny_cache: Path) -> Iterator[Cluster]:
+def kling_vendor() -> Iterator[tuple[KlingState, str]]:
+    state = KlingState({"ak-mn": "sk-mn"}, queue_s=0.5, run_s=6.0)
+    with serve_asgi(kling_app(state)) as url:
+        state.base_url = url
+        yield state, url
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_for_ray: int,
+    tiny_cache: Path,
+    kling_vendor: tuple[KlingState, str],
+) -> Iterator[Cluster]:
     tmp = Path(tmp_path_factory.mktemp("mn"))
     head = RayNode(
         tmp / "head",
@@ -100,9 +123,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_for_ray: int, tiny_c
         resources={"head_node": 1},
         env={"RAY_REDIS_ADDRESS": f"127.0.0.1:{redis_for_ray}", "RAY_gcs_rpc_server_reconnect_timeout_s": "60"},
     )
-    c = Cluster(head, [], "", tmp)
+    c = Cluster(head, [], "", tmp, kling_vendor[0])
     try:
         c.add_gpu_node("gpu-1")
+        c.add_provider_node("prov-1")
         http_port = free_port()
         args = {
             "namespace": "genpulse",
@@ -110,11 +134,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_for_ray: int, tiny_c
             "storage": {"path": str(tmp / "data")},  # one machine: the nodes share this directory
             "diffusion": {"cache_dir": str(tiny_cache), "default_steps": 2, "num_cpus": 1},
             "workers": {"lease_ttl_s": 6, "reconcile_interval_s": 1, "queued_grace_s": 2, "backoff_base_s": 0.5},
-            "providers": {name: {"enabled": False} for name in PROVIDERS if name != "diffusers"},  # fewer actors
+            "providers": {  # fewer actors: diffusers, and kling against its imitation
+                **{name: {"enabled": False} for name in PROVIDERS if name not in ("diffusers", "kling")},
+                "kling": {
+                    "base_url": kling_vendor[1],
+                    "access_key": "ak-mn",
+                    "secret_key": "sk-mn",
+                    "poll_interval_s": 0.5,
+                },
+            },
             "placement": {
                 "ingress": {"resources": {"head_node": 0.01}},
                 "diffusion": {"resources": {"gpu_node": 0.01}},
                 "workers": {"resources": {"head_node": 0.01}},
+                "provider_workers": {"kling": {"resources": {"provider_node": 0.01}}},
                 "limiters": {"resources": {"head_node": 0.01}},
             },
         }
@@ -122,7 +155,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_for_ray: int, tiny_c
         c.url = f"http://127.0.0.1:{http_port}"
         yield c
     finally:
-        for node in [*c.workers, head]:
+        for node in [*c.workers, *c.provider_nodes, head]:
             node.kill()
 
 
@@ -174,7 +207,8 @@ def test_tasks_use_both_nodes_and_survive_losing_one(cluster: Cluster) -> None:
         where = cluster.placement()
         assert where["ServeReplica:genpulse:DiffusionDeployment"] == ["gpu_node"], where
         assert where["ServeReplica:genpulse:Ingress"] == ["head_node"], where
-        assert where["ProviderWorker"] == ["head_node"] and "RateLimiterActor" not in where, where
+        assert sorted(where["ProviderWorker"]) == ["head_node", "provider_node"], where  # diffusers, kling
+        assert where["RateLimiterActor"] == ["head_node"], where
 
         ids = submit(client, 8, "load")
         wait_until(
@@ -255,3 +289,22 @@ def test_metrics_reach_each_nodes_exporter(cluster: Cluster) -> None:
         "diffusion metrics on the GPU node's exporter",
     )
     assert gpu > 0
+
+
+def test_losing_the_node_of_a_provider_worker_mid_job(cluster: Cluster) -> None:
+    """Kling's worker lives on a provider node; the node dies with vendor jobs in flight. The ingress health check
+    recreates the worker on the replacement node; it adopts the orphaned tasks and polls their checkpointed
+    vendor jobs: every task succeeds and the vendor saw exactly one submit per task."""
+    video = {"provider": "kling", "task_type": "text-to-video", "params": {"prompt": "a fox", "duration": 5}}
+    before = len(cluster.kling.jobs)
+    with httpx.Client(base_url=cluster.url, timeout=30) as client:
+        ids = [client.post("/v1/tasks", json=video).json()["id"] for _ in range(4)]
+        wait_until(
+            lambda: all(client.get(f"/v1/tasks/{i}").json()["provider_task_id"] for i in ids), 60, "vendor job ids"
+        )
+        cluster.provider_nodes[0].kill()
+        cluster.add_provider_node("prov-2")
+        final = settle(client, ids, 150)
+    assert [t["status"] for t in final] == ["succeeded"] * 4, final
+    assert len(cluster.kling.jobs) - before == 4  # resumed, never resubmitted
+    assert cluster.placement()["ProviderWorker"].count("provider_node") == 1
