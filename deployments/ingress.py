@@ -14,6 +14,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.incluster import HandleAPI
 from deployments.limiter_actor import connect_limiter
+from deployments.retention_actor import start_retention
 from deployments.webhook_actor import start_webhook_actor
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
@@ -35,6 +36,7 @@ class Ingress(HandleAPI):
         store = open_store(args.store, args.namespace, args.placement.store.actor_options())
         storage = open_storage(args.storage)
         self.dispatcher = PoolDispatcher({p: start_pool(p, args, self.app_name) for p in registry.names()})
+        self.retention = start_retention(args)
         for provider in registry.all():  # a redeploy with new limits reaches the running limiters (no restart)
             if isinstance(provider, CloudProvider):
                 cfg = provider.config

@@ -28,13 +28,13 @@ ACTOR_NAME = "genpulse-webhooks"
 class WebhookActor:
     def __init__(self, args: AppArgs) -> None:
         store = open_store(args.store, args.namespace, args.placement.store.actor_options())
-        self.deliverer = WebhookDeliverer(store, args.webhooks, allow_private=args.security.allow_private_urls)
+        self.deliverer = WebhookDeliverer(store, args.webhooks, security=args.security)
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()
 
     def configure(self, args: AppArgs) -> None:
         """Adopt a redeployed app's webhook config (a rotated secret, new retry settings, the URL policy)."""
-        self.deliverer.reconfigure(args.webhooks, allow_private=args.security.allow_private_urls)
+        self.deliverer.reconfigure(args.webhooks, security=args.security)
         self._ensure_loop()
 
     def _ensure_loop(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -17,11 +18,13 @@ from ray.exceptions import RayActorError
 
 from deployments.limiter_actor import ActorLimiter, connect_limiter
 from genpulse.config import AppArgs
+from genpulse.dispatch import PoolDispatcher
 from genpulse.errors import ServiceUnavailable
 from genpulse.metrics import MeteredLimiter
 from genpulse.providers import Registry
 from genpulse.runners import Runner
 from genpulse.runtime import build_runner
+from genpulse.service import TaskService
 from genpulse.storage import Storage, open_storage
 from genpulse.tasks import open_store
 from genpulse.worker import TaskWorker
@@ -46,8 +49,26 @@ def make_runner(provider: str, args: AppArgs, app_name: str, storage: Storage) -
                 raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
 
         return build_runner(spec, args, storage, generate=generate)
+    if spec.kind == "pipeline":
+        return build_runner(spec, args, storage, service=_step_service(args, app_name, storage))
     limiter = MeteredLimiter(ActorLimiter(connect_limiter(provider, args)), provider)
     return build_runner(spec, args, storage, limiter=limiter)
+
+
+def _step_service(args: AppArgs, app_name: str, storage: Storage) -> Callable[[], TaskService]:
+    """How a pipeline submits its steps: a TaskService over the other providers' pools, made on first use."""
+    made: list[TaskService] = []
+
+    def get() -> TaskService:
+        if not made:
+            registry = Registry(args)
+            steps = [p.name for p in registry.all() if p.kind != "pipeline"]
+            pools = {name: start_pool(name, args, app_name) for name in steps}
+            store = open_store(args.store, args.namespace)
+            made.append(TaskService(args, store, storage, registry, PoolDispatcher(pools)))
+        return made[0]
+
+    return get
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)

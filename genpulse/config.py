@@ -50,18 +50,79 @@ class StoreConfig(BaseModel):
         return "redis" if self.url else "actor"
 
 
+UPLOAD_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "video/mp4", "video/quicktime", "video/webm")
+
+
 class StorageConfig(BaseModel):
     model_config = _STRICT
-    type: Literal["local"] = Field("local", description="Where outputs live. `local`: a directory.")
+    type: Literal["local", "s3"] = Field(
+        "local", description="Where outputs and uploads live. `local`: a directory; `s3`: an S3-compatible bucket."
+    )
     path: Path = Field(Path("~/.genpulse/data"), description="Data directory of LocalStorage.")
     public_base_url: str | None = Field(
         None, description="Prefix for asset URLs (e.g. https://api.example.com); relative URLs when unset."
     )
+    bucket: str | None = Field(None, description="S3 bucket (required with `type: s3`).")
+    region: str | None = Field(None, description="S3 region; boto3's default chain when unset.")
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, R2, ...); AWS when unset.")
+    prefix: str = Field("genpulse/", description="Key prefix of every object GenPulse writes in the bucket.")
+    presign_ttl_s: int = Field(3600, ge=1, le=7 * 24 * 3600, description="Lifetime of presigned GET URLs.")
+    multipart_threshold_bytes: int = Field(
+        16 << 20, ge=5 << 20, description="Objects at least this large are uploaded in parts."
+    )
+    multipart_chunk_bytes: int = Field(8 << 20, ge=5 << 20, description="Part size of multipart uploads.")
+    max_upload_bytes: int = Field(50 << 20, ge=1, description="Largest file accepted by `POST /v1/assets` (413).")
+    upload_types: list[str] = Field(
+        default_factory=lambda: list(UPLOAD_TYPES),
+        description="Content types accepted by `POST /v1/assets`, sniffed from the bytes (415 otherwise).",
+    )
+    max_input_bytes: int = Field(20 << 20, ge=1, description="Largest image input (asset, URL or data URI).")
+    retention_days: float | None = Field(
+        None, gt=0, description="Delete assets older than this many days; keep them forever when unset."
+    )
+    retention_interval_s: float = Field(3600, gt=0, description="How often the retention sweep runs.")
 
     @field_validator("path")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        v = v.strip("/")
+        return f"{v}/" if v else ""
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StorageConfig:
+        if self.type == "s3" and not self.bucket:
+            raise ValueError("storage.bucket is required when storage.type is s3 (GENPULSE_STORAGE__BUCKET)")
+        return self
+
+
+class SecurityConfig(BaseModel):
+    """The policy for URLs that users give us (image inputs) and that we call (webhooks): see genpulse.security."""
+
+    model_config = _STRICT
+    allow_private_urls: bool = Field(
+        False,
+        description="Allow URLs that resolve to private, loopback, link-local or reserved addresses (trusted "
+        "networks only).",
+    )
+    allow_http_urls: bool = Field(False, description="Allow plain http:// URLs (https only by default).")
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed even when private, e.g. an internal MinIO at 10.0.0.5/32.",
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            ipaddress.ip_network(net, strict=False)
+        return v
 
 
 class AutoscalingConfig(BaseModel):
@@ -158,13 +219,6 @@ class WebhooksConfig(BaseModel):
         return v
 
 
-class SecurityConfig(BaseModel):
-    model_config = _STRICT
-    allow_private_urls: bool = Field(
-        False, description="Allow user URLs (webhooks, inputs) that point at private, loopback or link-local hosts."
-    )
-
-
 class ProviderConfig(BaseModel):
     """Per-vendor settings. Unknown keys are refused so a typo in a credential name fails the deploy."""
 
@@ -259,11 +313,11 @@ class AppArgs(BaseSettings):
     namespace: str = Field("genpulse", description="Ray namespace of GenPulse's named actors.")
     store: StoreConfig = StoreConfig()
     storage: StorageConfig = StorageConfig()
+    security: SecurityConfig = SecurityConfig()
     diffusion: DiffusionConfig = DiffusionConfig()
     workers: WorkersConfig = WorkersConfig()
     server: ServerConfig = ServerConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
-    security: SecurityConfig = SecurityConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     placement: PlacementConfig = PlacementConfig()
 

@@ -58,8 +58,9 @@ def build_local(args: AppArgs, *, store: TaskStore | None = None, generate: Gene
             cfg = provider.config
             limiters[provider.name] = RateLimiter(cfg.rps, cfg.max_concurrent_jobs)
             runner = build_runner(provider, args, storage, limiter=limiters[provider.name])
-        else:
-            runner = build_runner(provider, args, storage, generate=generate or lazy_engine_generate(args))
+        else:  # local diffusion, or a pipeline (whose steps are tasks of this same service)
+            gen = generate or lazy_engine_generate(args)
+            runner = build_runner(provider, args, storage, generate=gen, service=lambda: service)
         workers[provider.name] = [
             TaskWorker(f"local-{provider.name}-{i}", provider.name, store, storage, runner, args.workers)
             for i in range(args.workers.pool_size)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from genpulse import metrics
 from genpulse.errors import GenPulseError, ProviderError, ProviderRateLimited
@@ -32,6 +33,7 @@ from genpulse.schemas import Asset, Task
 log = logging.getLogger("genpulse.vendor")
 
 Rehost = Callable[[VendorOutput], Awaitable[Asset]]
+Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
 
 
@@ -54,9 +56,10 @@ class VendorRunner:
         rehost: Rehost,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        prepare: Prepare | None = None,
     ) -> None:
         self.provider, self.client, self.limiter, self.rehost = provider, client, limiter, rehost
-        self._sleep, self._clock = sleep, clock
+        self._sleep, self._clock, self._prepare = sleep, clock, prepare
         # At most as many vendor exchanges in flight as pooled connections: httpcore's pool queue is quadratic,
         # so thousands of jobs must queue here, not there.
         self._slots = asyncio.Semaphore(provider.config.max_connections)
@@ -69,6 +72,8 @@ class VendorRunner:
         job: VendorJob | None = None
         try:
             if job_id is None:
+                if self._prepare is not None:  # e.g. asset ids in image params -> URLs the vendor can fetch
+                    params = await self._prepare(params)
                 job = await self._submit(task, params, priority)
                 job_id = job.job_id
                 await ctx.checkpoint(job_id)
@@ -143,35 +148,3 @@ class VendorRunner:
         await self.limiter.acquire_request("high")
         async with self._slots:
             await self.provider.cancel(self.client, task.task_type, job_id)
-
-
-async def download_output(
-    client: httpx.AsyncClient, store: Callable[[bytes, str], Asset], output: VendorOutput, *, max_bytes: int
-) -> Asset:
-    """Fetch one vendor output (inline or by URL, size-capped) and store it; returns our Asset."""
-    from genpulse.errors import ProviderServerError, ProviderTimeout
-
-    content_type = output.content_type or {"image": "image/png", "video": "video/mp4"}.get(output.kind, "")
-    if output.data is not None:
-        data = output.data
-    elif output.url:
-        try:
-            async with client.stream("GET", output.url) as response:
-                if response.status_code >= 400:
-                    raise ProviderServerError(f"output download failed: HTTP {response.status_code}")
-                content_type = output.content_type or response.headers.get("content-type", content_type)
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ProviderError(f"output larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-        except httpx.TimeoutException:
-            raise ProviderTimeout("output download timed out") from None
-        except httpx.HTTPError as exc:
-            raise ProviderServerError(f"output download failed: {type(exc).__name__}") from None
-    else:
-        raise ProviderError("vendor output has neither data nor url")
-    content_type = content_type.split(";")[0].strip() or "application/octet-stream"
-    return await asyncio.to_thread(store, data, content_type)

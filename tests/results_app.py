@@ -83,7 +83,7 @@ def results_app(args: AppArgs, store: TaskStore | None = None) -> Iterator[Resul
     runtime = build_local(args, store=store, generate=gates.generate)
     api = create_api(args.server.max_body_bytes)
     api.state.service = runtime.service
-    deliverer = WebhookDeliverer(runtime.service.store, args.webhooks, allow_private=args.security.allow_private_urls)
+    deliverer = WebhookDeliverer(runtime.service.store, args.webhooks, security=args.security)
     wrapped = _WithDeliverer(api, deliverer)
     with serve_asgi(wrapped) as url:
         httpx.get(f"{url}/health").raise_for_status()

@@ -34,7 +34,7 @@ async def test_incluster_client_and_webhook_actor(ray_serve: RaySession, tmp_pat
         namespace=name,
         diffusion={"default_steps": 2, "num_cpus": 0},
         webhooks={"secret": secret, "poll_interval_s": 0.1, "backoff_base_s": 0.1},
-        security={"allow_private_urls": True},
+        security={"allow_private_urls": True, "allow_http_urls": True},
     )
     receiver = Receiver(secret, refuse_first=1)
     serve.run(build_app(args), name=name, route_prefix=f"/{name}")

@@ -43,7 +43,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         tmp_path_factory.mktemp("results"),
         server={"max_wait_s": 30, "sse_heartbeat_s": 0.2},
         webhooks={"secret": SECRET, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "poll_interval_s": 0.02},
-        security={"allow_private_urls": True},
+        security={"allow_private_urls": True, "allow_http_urls": True},
     )
     with results_app(args, store) as running:
         yield running
@@ -187,7 +187,9 @@ def test_webhook_routes_refuse_clearly(client: httpx.Client) -> None:
 def test_submit_checks_the_target_and_the_secret() -> None:
     guarded = AppArgs.load({"webhooks": {"secret": SECRET}})
     check_target(guarded, "https://hooks.example.com/x")
-    with pytest.raises(InvalidRequest, match="private"):
-        check_target(guarded, "http://127.0.0.1:8000/x")
+    for url in ("https://127.0.0.1:8000/x", "http://hooks.example.com/x", "https://u:p@hooks.example.com/"):
+        with pytest.raises(InvalidRequest) as refused:
+            check_target(guarded, url)
+        assert refused.value.details["field"] == "webhook_url"
     with pytest.raises(InvalidRequest, match="GENPULSE_WEBHOOKS__SECRET"):
         check_target(AppArgs.load({}), "https://hooks.example.com/x")

@@ -10,8 +10,9 @@ import re
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
+from genpulse import assets
 from genpulse.api import errors, metrics, results
 from genpulse.api.limits import BodyLimit
 from genpulse.errors import ServiceUnavailable
@@ -104,14 +105,23 @@ def create_api(max_body_bytes: int = 1 << 20) -> FastAPI:
     def get_asset(asset_id: str, request: Request) -> Asset:
         return _service(request).storage.get(asset_id)
 
+    @app.post(
+        "/v1/assets",
+        status_code=201,
+        response_model=Asset,
+        tags=["assets"],
+        openapi_extra=assets.UPLOAD_OPENAPI,
+        responses={415: {"model": ErrorEnvelope, "description": "File type not accepted"}},
+    )
+    async def upload_asset(request: Request) -> Asset:
+        """Upload a file (multipart field `file`); its type is sniffed from the bytes. Returns the Asset."""
+        svc = _service(request)
+        return await assets.receive_upload(request, svc.storage, svc.args.storage)
+
     @app.get("/v1/assets/{asset_id}/content", tags=["assets"], response_class=Response)
     def get_asset_content(asset_id: str, request: Request) -> Response:
-        storage = _service(request).storage
-        asset = storage.get(asset_id)
-        path = getattr(storage, "path", None)
-        if path is not None:
-            return FileResponse(path(asset_id), media_type=asset.content_type, headers={"ETag": asset.sha256})
-        return Response(storage.read(asset_id), media_type=asset.content_type, headers={"ETag": asset.sha256})
+        """The bytes (local storage), or `307` to a short-lived presigned URL (S3)."""
+        return assets.content_response(_service(request).storage, asset_id)
 
     @app.get("/v1/providers", tags=["meta"])
     def list_providers(request: Request) -> dict[str, Any]:

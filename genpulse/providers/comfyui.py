@@ -40,6 +40,7 @@ from genpulse.providers.comfyui_events import RunView, Watcher, from_history
 from genpulse.providers.comfyui_params import ComfyUIImageToVideo, ComfyUIWorkflow, resolve_node
 from genpulse.providers.http import retry_after, send_json, status_error, transport_error
 from genpulse.providers.image_input import split_image
+from genpulse.security import UrlGuard
 
 MAX_INPUT_IMAGE_BYTES = 20 << 20
 
@@ -169,8 +170,10 @@ class ComfyUIProvider(CloudProvider):
         return f"{reply['subfolder']}/{reply['name']}" if reply.get("subfolder") else reply["name"]
 
     async def _fetch(self, client: httpx.AsyncClient, url: str) -> tuple[bytes, str]:
+        """A user's image URL, fetched through the SSRF guard (``genpulse.security``), not the vendor client."""
+        guarded = UrlGuard(self.args.security).client(timeout=self.config.timeout_s, follow_redirects=True)
         try:
-            async with client.stream("GET", url, timeout=self.config.timeout_s) as response:
+            async with guarded, guarded.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise ProviderInvalidInput(f"comfyui: input image {url} answered HTTP {response.status_code}")
                 chunks, size = [], 0

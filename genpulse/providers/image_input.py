@@ -1,10 +1,11 @@
 """Image inputs in task params (image-to-video first frames, reference images).
 
-Accepted today: an ``https://`` URL, a ``data:image/...;base64,`` URI, or raw base64. ``ImageRef`` validates the
-shape at submit time; ``split_image`` gives a vendor module the form it must send (URL, raw base64, data URI).
+Accepted: an asset id (``ast_...``), an ``https://`` URL, a ``data:image/...;base64,`` URI, or raw base64.
+``ImageRef`` validates the shape at submit time; ``split_image`` gives a vendor module the form it must send
+(URL, raw base64, data URI).
 
-Seam: uploaded assets (``ast_...`` ids from ``POST /v1/assets``) will be resolved into one of these forms by
-``genpulse.inputs`` before a vendor module sees them; vendor modules only ever call ``split_image``.
+Asset ids (uploads from ``POST /v1/assets``, earlier outputs) are resolved into a presigned URL or a data URI by
+``genpulse.inputs.resolve_asset_refs`` before a vendor module sees them; vendor modules only call ``split_image``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import AfterValidator, Field
 
 MAX_IMAGE_CHARS = 14_000_000  # about 10 MB of base64
 _DATA_URI = re.compile(r"^data:(image/[a-zA-Z0-9.+-]+);base64,(.*)$", re.S)
+_ASSET_ID = re.compile(r"^ast_[0-9a-f]{24}$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _sniff(b64: str) -> str:
 
 def _check(value: str) -> str:
     value = value.strip()
-    if value.startswith("https://"):
+    if value.startswith("https://") or _ASSET_ID.match(value):
         return value
     if value.startswith("http://"):
         raise ValueError("image URLs must use https")
@@ -78,7 +80,7 @@ ImageRef = Annotated[
     Field(
         min_length=8,
         max_length=MAX_IMAGE_CHARS,
-        description="An image: an https URL, a data:image/...;base64 URI, or raw base64.",
+        description="An image: an asset id (ast_...), an https URL, a data:image/...;base64 URI, or raw base64.",
     ),
     AfterValidator(_check),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genpulse.config import AppArgs
 from genpulse.errors import InvalidRequest
+from genpulse.pipelines.provider import PipelineProvider
 from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.base import Provider
 from genpulse.providers.comfyui import ComfyUIProvider
@@ -23,6 +24,7 @@ PROVIDERS: dict[str, type[Provider]] = {
     MiniMaxProvider.name: MiniMaxProvider,
     OpenAIProvider.name: OpenAIProvider,
     KlingProvider.name: KlingProvider,
+    PipelineProvider.name: PipelineProvider,
     TencentProvider.name: TencentProvider,
     VolcengineProvider.name: VolcengineProvider,
 }

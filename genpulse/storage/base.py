@@ -1,15 +1,22 @@
-"""The Storage contract: where every output (and, later, upload) lives as an Asset.
+"""The Storage contract: where every output and upload lives as an Asset.
 
-- ``put`` stores bytes and returns the Asset (id, size, sha256, content type, dimensions for images). It is
-  synchronous (file or network I/O): async callers run it in a thread.
-- ``get`` returns an Asset's metadata with a fresh URL (``NotFound`` for an unknown id); ``read`` its bytes.
+- ``put`` stores bytes, ``put_file`` a seekable binary file from its current position (streamed: large
+  uploads and downloads never sit in memory whole); both return the Asset (id, size, sha256, content type,
+  dimensions for images). They are synchronous (file or network I/O): async callers run them in a thread.
+- ``get`` returns an Asset's metadata (``NotFound`` for an unknown id); its ``url`` is the stable API URL
+  ``{public_base_url}/v1/assets/{id}/content``, which is what tasks keep. ``read`` returns the bytes.
+- Backends whose objects can be fetched directly also have ``presign(asset_id) -> str``: a short-lived GET URL
+  made on every call and never stored (S3). ``/content`` redirects to it; vendors get it for image inputs.
 - ``delete`` is idempotent. ``ping`` raises ``ServiceUnavailable`` when the backend cannot be used.
+- ``expired(cutoff)`` yields the ids of assets created before ``cutoff`` (unix seconds), for retention.
+Backend failures are raised as ``ServiceUnavailable`` (retryable); nothing backend-specific leaks out.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from genpulse.schemas import Asset
 
@@ -17,6 +24,8 @@ from genpulse.schemas import Asset
 @runtime_checkable
 class Storage(Protocol):
     def put(self, data: bytes, content_type: str) -> Asset: ...
+
+    def put_file(self, fh: BinaryIO, content_type: str) -> Asset: ...
 
     def get(self, asset_id: str) -> Asset: ...
 
@@ -26,15 +35,38 @@ class Storage(Protocol):
 
     def ping(self) -> None: ...
 
+    def expired(self, cutoff: float) -> Iterator[str]: ...
 
-def image_size(data: bytes, content_type: str) -> tuple[int | None, int | None]:
-    """Pixel size of an image payload, or (None, None) for anything else."""
+
+def content_url(public_base_url: str | None, asset_id: str) -> str:
+    return f"{(public_base_url or '').rstrip('/')}/v1/assets/{asset_id}/content"
+
+
+def image_size(data: bytes | BinaryIO, content_type: str) -> tuple[int | None, int | None]:
+    """Pixel size of an image payload (bytes or a seekable file, rewound after), or (None, None)."""
     if not content_type.startswith("image/"):
         return None, None
     from PIL import Image
 
+    fh = io.BytesIO(data) if isinstance(data, bytes) else data
+    start = fh.tell()
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(fh) as img:
             return img.size
     except Exception:  # not decodable: keep the bytes, skip the dimensions
         return None, None
+    finally:
+        fh.seek(start)
+
+
+def hash_file(fh: BinaryIO, chunk: int = 1 << 20) -> tuple[str, int]:
+    """(sha256 hex, size) of a seekable file from its current position; rewinds it after."""
+    import hashlib
+
+    start = fh.tell()
+    digest, size = hashlib.sha256(), 0
+    while block := fh.read(chunk):
+        digest.update(block)
+        size += len(block)
+    fh.seek(start)
+    return digest.hexdigest(), size

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from genpulse.errors import NotFound, ServiceUnavailable
 from genpulse.schemas import Asset, new_id
-from genpulse.storage.base import image_size
+from genpulse.storage.base import content_url, image_size
 
 _ID = re.compile(r"^ast_[0-9a-f]{24}$")
 
@@ -28,23 +31,38 @@ class LocalStorage:
         return folder / asset_id, folder / f"{asset_id}.json"
 
     def url(self, asset_id: str) -> str:
-        return f"{self._base}/v1/assets/{asset_id}/content"
+        return content_url(self._base, asset_id)
 
     def put(self, data: bytes, content_type: str) -> Asset:
+        return self.put_file(io.BytesIO(data), content_type)
+
+    def put_file(self, fh: BinaryIO, content_type: str) -> Asset:
         asset_id = new_id("ast")
-        width, height = image_size(data, content_type)
+        blob, meta = self._paths(asset_id)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=blob.parent, prefix=".tmp-")
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "w+b") as out:
+                while block := fh.read(1 << 20):
+                    digest.update(block)
+                    size += len(block)
+                    out.write(block)
+                out.seek(0)
+                width, height = image_size(out, content_type)
+            os.replace(tmp, blob)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         asset = Asset(
             id=asset_id,
             content_type=content_type,
-            bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            bytes=size,
+            sha256=digest.hexdigest(),
             url=self.url(asset_id),
             width=width,
             height=height,
         )
-        blob, meta = self._paths(asset_id)
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(blob, data)
         _atomic_write(meta, asset.model_dump_json().encode())  # written last: an asset exists once this does
         return asset
 
@@ -69,6 +87,15 @@ class LocalStorage:
     def delete(self, asset_id: str) -> None:
         for p in self._paths(asset_id)[::-1]:
             p.unlink(missing_ok=True)
+
+    def expired(self, cutoff: float) -> Iterator[str]:
+        for meta in (self.root / "assets").glob("*/ast_*.json"):
+            try:
+                asset = Asset.model_validate_json(meta.read_bytes())
+            except (OSError, ValueError):  # vanished or half-written meanwhile
+                continue
+            if asset.created_at < cutoff:
+                yield asset.id
 
     def ping(self) -> None:
         probe = self.root / "assets"

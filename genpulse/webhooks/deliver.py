@@ -1,10 +1,11 @@
 """WebhookDeliverer: sends due outbox deliveries, signed, and reschedules the failures.
 
 Plain Python (the ``WebhookActor`` in ``deployments/webhook_actor.py`` runs ``run_forever``; tests drive
-``run_once`` with an injected clock). Each attempt: guard the URL (``check_resolved``; a refused URL fails the
-delivery for good), POST the delivery's fixed body with fresh Standard Webhooks headers (same ``webhook-id``
-every time), and record the attempt. A 2xx delivers; anything else (status, timeout, connection error) is
-retried after ``backoff_base_s * 2**(n-1)`` (capped at ``backoff_max_s``, equal jitter, at least the receiver's
+``run_once`` with an injected clock). Each attempt: guard the URL (``genpulse.security.UrlGuard``, the policy
+of ``security.*``; its client also checks the address it connects to; a refused URL fails the delivery for
+good), POST the delivery's fixed body with fresh Standard Webhooks headers (same ``webhook-id`` every time),
+and record the attempt. A 2xx delivers; anything else (status, timeout, connection error) is retried after
+``backoff_base_s * 2**(n-1)`` (capped at ``backoff_max_s``, equal jitter, at least the receiver's
 ``Retry-After``) while the next attempt still falls inside ``retry_window_s`` of the window start; then the
 delivery fails. Redirects are not followed. Every write is a CAS on the delivery; a lost race (a manual
 redelivery meanwhile) drops this attempt's record, never the redelivery.
@@ -21,12 +22,12 @@ from collections.abc import Callable
 
 import httpx
 
-from genpulse.config import WebhooksConfig
+from genpulse.config import SecurityConfig, WebhooksConfig
 from genpulse.errors import Conflict, GenPulseError
+from genpulse.security import UrlGuard
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import MAX_ATTEMPTS_KEPT, Delivery, DeliveryAttempt, DeliveryStatus
 from genpulse.webhooks import signing
-from genpulse.webhooks.urls import check_resolved
 
 log = logging.getLogger("genpulse.webhooks")
 
@@ -37,22 +38,27 @@ class WebhookDeliverer:
         store: TaskStore,
         config: WebhooksConfig,
         *,
-        allow_private: bool = False,
+        security: SecurityConfig | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
+        self._given_client = client
         self._clock, self._rng = clock, rng
         self._in_flight: set[str] = set()
         self._jobs: set[asyncio.Task[None]] = set()
-        self.reconfigure(config, allow_private=allow_private)
+        self._retired: list[httpx.AsyncClient] = []
+        self._client: httpx.AsyncClient | None = None
+        self.reconfigure(config, security=security or SecurityConfig())
 
-    def reconfigure(self, config: WebhooksConfig, *, allow_private: bool) -> None:
+    def reconfigure(self, config: WebhooksConfig, *, security: SecurityConfig) -> None:
         """Apply new settings from the next attempt on (deliveries in flight finish with the old ones)."""
         self.config = config
-        self._allow_private = allow_private
+        self._guard = UrlGuard(security)
+        old, self._client = self._client, self._given_client or self._guard.client(follow_redirects=False)
+        if old is not None and old is not self._client:
+            self._retired.append(old)
         self._slots = asyncio.Semaphore(config.max_concurrent)
 
     async def run_once(self, limit: int = 500) -> int:
@@ -118,7 +124,7 @@ class WebhookDeliverer:
     async def _send(self, d: Delivery) -> tuple[int | None, str | None, float | None, bool]:
         """(status code, error or None, Retry-After, permanent)."""
         try:
-            await check_resolved(d.url, allow_private=self._allow_private)
+            await self._guard.check_async(d.url, "webhook_url")
         except GenPulseError as exc:
             return None, exc.message, None, True
         secret = self.config.secret
@@ -128,8 +134,11 @@ class WebhookDeliverer:
         headers = signing.headers(secret.get_secret_value(), d.id, int(self._clock()), body)
         headers["content-type"] = "application/json"
         headers["user-agent"] = "GenPulse-Webhooks/1"
+        assert self._client is not None
         try:
             resp = await self._client.post(d.url, content=body, headers=headers, timeout=self.config.timeout_s)
+        except GenPulseError as exc:  # the guarded transport refused the address it was about to connect to
+            return None, exc.message, None, True
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300], None, False
         if 200 <= resp.status_code < 300:
@@ -148,4 +157,6 @@ class WebhookDeliverer:
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
-        await self._client.aclose()
+        for client in [*self._retired, self._client]:
+            if client is not None:
+                await client.aclose()

@@ -1,7 +1,8 @@
 """What the API does with webhooks: refuse unusable targets at submit, show a task's log, redeliver.
 
 ``check_target`` is called by ``TaskService.submit`` for a task with a ``webhook_url``: the URL must pass the
-SSRF guard and a signing secret must be configured (``InvalidRequest`` otherwise, a 422). ``redeliver`` puts a
+SSRF guard's static checks (``genpulse.security``; addresses are checked again at each delivery) and a signing
+secret must be configured (``InvalidRequest`` otherwise, a 422). ``redeliver`` puts a
 finished task's webhook back in the outbox, due now, with a fresh retry window and the same ``webhook-id``; a
 task that never had its delivery recorded gets one.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 from genpulse.config import AppArgs
 from genpulse.errors import Conflict, InvalidRequest
 from genpulse.schemas import now
+from genpulse.security import UrlGuard
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryPublic, DeliveryStatus
-from genpulse.webhooks.urls import check_url
 
 
 def check_target(args: AppArgs, url: str) -> None:
-    check_url(url, allow_private=args.security.allow_private_urls)
+    UrlGuard(args.security).check_static(url, "webhook_url")
     if args.webhooks.secret is None:
         raise InvalidRequest(
             "webhooks are not configured on this server (GENPULSE_WEBHOOKS__SECRET)",
