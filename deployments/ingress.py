@@ -12,8 +12,10 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.incluster import HandleAPI
 from deployments.limiter_actor import connect_limiter
 from deployments.retention_actor import start_retention
+from deployments.webhook_actor import start_webhook_actor
 from deployments.worker_actor import start_pool
 from genpulse.api.app import create_api
 from genpulse.config import AppArgs
@@ -27,7 +29,7 @@ from genpulse.tasks import open_store
 
 @serve.deployment(name="Ingress")
 @serve.ingress()
-class Ingress:
+class Ingress(HandleAPI):
     def __init__(self, args: AppArgs, diffusion: DeploymentHandle | None) -> None:
         self.args, self.app_name = args, serve.get_replica_context().app_name
         registry = Registry(args)
@@ -39,6 +41,7 @@ class Ingress:
             if isinstance(provider, CloudProvider):
                 cfg = provider.config
                 connect_limiter(provider.name, args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)
+        self.webhooks = start_webhook_actor(args)  # not a readiness check: tasks run while it restarts
 
         async def storage_ready() -> None:
             storage.ping()
@@ -65,6 +68,7 @@ class Ingress:
         out of restarts, its node gone) is created again, and its reconcile loop adopts the orphaned tasks."""
         for provider in list(self.dispatcher.pools):
             self.dispatcher.pools[provider] = start_pool(provider, self.args, self.app_name)
+        self.webhooks = start_webhook_actor(self.args)
 
     def __serve_build_asgi_app__(self) -> Any:
         """Serve calls this after ``__init__``: the replica's own FastAPI app, bound to its service."""

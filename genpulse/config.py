@@ -200,6 +200,31 @@ class ServerConfig(BaseModel):
         description="Serve's access log line per request (ingress replica and, via `genpulse serve`, the proxy). "
         "Off: on 2 cores it cost 7-20 % of request throughput (docs/benchmarks.md).",
     )
+    sse_heartbeat_s: float = Field(15, gt=0, description="Comment line sent on an idle event stream this often.")
+
+
+class WebhooksConfig(BaseModel):
+    """Signed task-completion callbacks (Standard Webhooks), delivered at least once from the store's outbox."""
+
+    model_config = _STRICT
+    secret: SecretStr | None = Field(
+        None, description="Signing secret `whsec_<base64>`; a task with a `webhook_url` is refused while unset."
+    )
+    retry_window_s: float = Field(86400, gt=0, description="Retry a failing delivery for this long, then give up.")
+    backoff_base_s: float = Field(5, gt=0, description="Delay after the first failed attempt; doubles each time.")
+    backoff_max_s: float = Field(3600, gt=0, description="Longest delay between two attempts.")
+    timeout_s: float = Field(10, gt=0, description="Timeout of one delivery attempt.")
+    poll_interval_s: float = Field(1, gt=0, description="How often the delivery actor looks for due deliveries.")
+    max_concurrent: int = Field(32, ge=1, description="Deliveries in flight at once.")
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            from genpulse.webhooks.signing import parse_secret
+
+            parse_secret(v.get_secret_value())
+        return v
 
 
 class ProviderConfig(BaseModel):
@@ -300,6 +325,7 @@ class AppArgs(BaseSettings):
     diffusion: DiffusionConfig = DiffusionConfig()
     workers: WorkersConfig = WorkersConfig()
     server: ServerConfig = ServerConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     placement: PlacementConfig = PlacementConfig()
 

@@ -19,6 +19,7 @@ from genpulse.providers import Registry
 from genpulse.schemas import Task, TaskRequest, TaskStatus, new_id, now
 from genpulse.storage import Storage
 from genpulse.tasks import TaskStore, mutate
+from genpulse.webhooks.manage import check_target
 
 log = logging.getLogger("genpulse.service")
 
@@ -58,6 +59,8 @@ class TaskService:
                 details={"field": "provider"},
             )
         params = provider.validate(request.task_type, request.params).model_dump(mode="json")
+        if request.webhook_url:
+            check_target(self.args, request.webhook_url)
         created_at = now()
         deadline_s = request.deadline_s or self.args.workers.task_deadline_s
         task = Task(

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from genpulse import assets
-from genpulse.api import errors, metrics
+from genpulse.api import errors, metrics, results
 from genpulse.api.limits import BodyLimit
 from genpulse.errors import ServiceUnavailable
 from genpulse.schemas import Asset, ErrorEnvelope, TaskPage, TaskPublic, TaskRequest, TaskStatus
@@ -48,6 +48,7 @@ def create_api(max_body_bytes: int = 1 << 20) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     errors.install(app)
     app.include_router(metrics.router)
+    app.include_router(results.router)
 
     @app.post("/v1/tasks", status_code=202, response_model=TaskPublic, tags=["tasks"])
     async def submit_task(

@@ -16,6 +16,7 @@ from genpulse.errors import GenPulseError, ServiceUnavailable
 from genpulse.schemas import Task, TaskStatus
 from genpulse.tasks.base import TaskEvent
 from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.tasks.outbox import Delivery
 
 ACTOR_NAME = "genpulse-taskstore"
 
@@ -75,6 +76,18 @@ class ActorTaskStore:
 
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]:
         return await self._call("events", task_id, after_version)
+
+    async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
+        return await self._call("outbox_due", at, limit)
+
+    async def outbox_get(self, delivery_id: str) -> Delivery:
+        return await self._call("outbox_get", delivery_id)
+
+    async def outbox_put(self, delivery: Delivery) -> Delivery:
+        return await self._call("outbox_put", delivery)
+
+    async def outbox_list(self, task_id: str) -> list[Delivery]:
+        return await self._call("outbox_list", task_id)
 
     async def ping(self) -> None:
         await self._call("ping")

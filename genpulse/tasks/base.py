@@ -13,6 +13,10 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
   first; it is driven by the store's own change notification, not by polling.
 - ``events`` returns the recorded events after a version (a bounded history), oldest first.
 - ``list`` is newest first, filtered by status and/or provider, paginated by an opaque cursor.
+- The webhook outbox (``genpulse.tasks.outbox``): the write that makes a task with a ``webhook_url`` terminal
+  also stores its ``Delivery`` (pending, due at once), atomically. ``outbox_due`` lists pending deliveries due
+  by a time, soonest first; ``outbox_put`` is CAS on ``Delivery.version`` (version 0 creates, ``Conflict`` if
+  it exists); ``outbox_get`` raises ``NotFound``; ``outbox_list`` gives a task's deliveries (none: empty list).
 - Every method raises ``NotFound`` for an unknown id and ``ServiceUnavailable`` when the backend is down.
 """
 
@@ -25,6 +29,7 @@ from pydantic import BaseModel
 
 from genpulse.errors import Conflict
 from genpulse.schemas import ALLOWED, Task, TaskStatus, now
+from genpulse.tasks.outbox import Delivery
 
 
 class TaskEvent(BaseModel):
@@ -59,6 +64,14 @@ class TaskStore(Protocol):
     async def wait(self, task_id: str, after_version: int, timeout: float) -> Task: ...
 
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]: ...
+
+    async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]: ...
+
+    async def outbox_get(self, delivery_id: str) -> Delivery: ...
+
+    async def outbox_put(self, delivery: Delivery) -> Delivery: ...
+
+    async def outbox_list(self, task_id: str) -> list[Delivery]: ...
 
     async def ping(self) -> None: ...
 

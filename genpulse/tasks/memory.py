@@ -13,6 +13,7 @@ from collections import deque
 from genpulse.errors import Conflict, NotFound
 from genpulse.schemas import Task, TaskStatus
 from genpulse.tasks.base import TaskEvent, check_transition
+from genpulse.tasks.outbox import Delivery, needs_delivery
 
 
 class MemoryTaskStore:
@@ -22,8 +23,15 @@ class MemoryTaskStore:
         self._events: dict[str, deque[TaskEvent]] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._history = event_history
+        self._outbox: dict[str, Delivery] = {}
+        self._pending: set[str] = set()
+        self._by_task: dict[str, set[str]] = {}
 
-    def _record(self, task: Task) -> None:
+    def _record(self, task: Task, before: Task | None = None) -> None:
+        if before is not None and needs_delivery(before, task):
+            delivery = Delivery.for_task(task)
+            if delivery.id not in self._outbox:
+                self._save_delivery(delivery.model_copy(update={"version": 1}))
         self._tasks[task.id] = task
         self._events.setdefault(task.id, deque(maxlen=self._history)).append(TaskEvent.of(task))
         flag = self._changed.pop(task.id, None)
@@ -63,7 +71,7 @@ class MemoryTaskStore:
             raise Conflict(f"task {task.id} changed concurrently (version {stored.version} != {task.version})")
         check_transition(stored, task)
         new = task.model_copy(update={"version": stored.version + 1}, deep=True)
-        self._record(new)
+        self._record(new, stored)
         return new.model_copy(deep=True)
 
     async def list(
@@ -107,6 +115,37 @@ class MemoryTaskStore:
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]:
         self._get(task_id)
         return [e for e in self._events.get(task_id, ()) if e.seq > after_version]
+
+    def _save_delivery(self, delivery: Delivery) -> None:
+        self._outbox[delivery.id] = delivery
+        self._by_task.setdefault(delivery.task_id, set()).add(delivery.id)
+        if delivery.due_at is None:
+            self._pending.discard(delivery.id)
+        else:
+            self._pending.add(delivery.id)
+
+    async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
+        due = [self._outbox[i] for i in self._pending if (self._outbox[i].due_at or 0) <= at]
+        due.sort(key=lambda d: (d.due_at or 0, d.id))
+        return [d.model_copy(deep=True) for d in due[:limit]]
+
+    async def outbox_get(self, delivery_id: str) -> Delivery:
+        try:
+            return self._outbox[delivery_id].model_copy(deep=True)
+        except KeyError:
+            raise NotFound(f"webhook delivery {delivery_id} not found") from None
+
+    async def outbox_put(self, delivery: Delivery) -> Delivery:
+        stored = self._outbox.get(delivery.id)
+        if (stored.version if stored else 0) != delivery.version:
+            raise Conflict(f"webhook delivery {delivery.id} changed concurrently")
+        new = delivery.model_copy(update={"version": delivery.version + 1}, deep=True)
+        self._save_delivery(new)
+        return new.model_copy(deep=True)
+
+    async def outbox_list(self, task_id: str) -> list[Delivery]:
+        found = (self._outbox[i] for i in self._by_task.get(task_id, ()))
+        return sorted((d.model_copy(deep=True) for d in found), key=lambda d: d.created_at)
 
     async def ping(self) -> None:
         return None

@@ -5,6 +5,8 @@ Layout (prefix ``gp:``): ``task:{id}`` hash (``v`` version, ``j`` JSON); ``idem:
 ``idx:s:{status}``, ``idx:p:{provider}``, ``idx:ps:{provider}:{status}`` (ids are time-ordered). Creates and
 CAS writes are Lua scripts, so each write, its index moves and its event are one atomic step. ``wait`` blocks
 on the event stream (``XREAD BLOCK``).
+The webhook outbox: ``wh:{id}`` hash (``v``, ``j``), ``wh:due`` sorted set of pending ids by due time,
+``wh:task:{task_id}`` set of a task's delivery ids; the terminal CAS write adds the delivery in the same script.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from genpulse.errors import Conflict, NotFound, ServiceUnavailable
 from genpulse.schemas import Task, TaskStatus
 from genpulse.tasks.base import TaskEvent, check_transition
+from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
 
 P = "gp:"
 
@@ -46,6 +49,19 @@ if KEYS[3] ~= KEYS[4] then
   redis.call('ZREM', KEYS[5], ARGV[4]); redis.call('ZADD', KEYS[6], 0, ARGV[4])
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5])
+if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[7]) == 0 then
+  redis.call('HSET', KEYS[7], 'v', 1, 'j', ARGV[7])
+  redis.call('ZADD', KEYS[8], ARGV[9], ARGV[8]); redis.call('SADD', KEYS[9], ARGV[8])
+end
+return 1
+"""
+
+_OUTBOX_PUT = """
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'j', ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[5]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
+redis.call('SADD', KEYS[3], ARGV[5])
 return 1
 """
 
@@ -79,6 +95,7 @@ class RedisTaskStore:
         self._history = event_history
         self._create = self._redis.register_script(_CREATE)
         self._put = self._redis.register_script(_PUT)
+        self._outbox_put = self._redis.register_script(_OUTBOX_PUT)
 
     async def create(self, task: Task) -> tuple[Task, bool]:
         stored = task.model_copy(update={"version": 1})
@@ -131,7 +148,11 @@ class RedisTaskStore:
             _index(new.status, None),
             _index(stored.status, task.provider),
             _index(new.status, task.provider),
+            f"{P}wh:{message_id(task.id)}",
+            f"{P}wh:due",
+            f"{P}wh:task:{task.id}",
         ]
+        delivery = Delivery.for_task(new).model_copy(update={"version": 1}) if needs_delivery(stored, new) else None
         args = [
             task.version,
             new.version,
@@ -139,6 +160,9 @@ class RedisTaskStore:
             task.id,
             TaskEvent.of(new).model_dump_json(),
             self._history,
+            delivery.model_dump_json() if delivery else "",
+            message_id(task.id),
+            repr(delivery.due_at) if delivery else "0",
         ]
         async with _translated():
             outcome = await self._put(keys=keys, args=args)
@@ -180,6 +204,41 @@ class RedisTaskStore:
         async with _translated():
             entries = await self._redis.xrange(f"{P}ev:{task_id}", min=f"({after_version}-0", max="+")
         return [TaskEvent.model_validate(json.loads(fields["e"])) for _, fields in entries]
+
+    async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
+        async with _translated():
+            ids = await self._redis.zrangebyscore(f"{P}wh:due", "-inf", repr(at), start=0, num=limit)
+        return await self._deliveries(ids)
+
+    async def _deliveries(self, ids: list[str]) -> list[Delivery]:
+        async with _translated(), self._redis.pipeline(transaction=False) as pipe:
+            for delivery_id in ids:
+                pipe.hget(f"{P}wh:{delivery_id}", "j")
+            raws = await pipe.execute()
+        return [Delivery.model_validate_json(raw) for raw in raws if raw is not None]
+
+    async def outbox_get(self, delivery_id: str) -> Delivery:
+        async with _translated():
+            raw = await self._redis.hget(f"{P}wh:{delivery_id}", "j")
+        if raw is None:
+            raise NotFound(f"webhook delivery {delivery_id} not found")
+        return Delivery.model_validate_json(raw)
+
+    async def outbox_put(self, delivery: Delivery) -> Delivery:
+        new = delivery.model_copy(update={"version": delivery.version + 1})
+        keys = [f"{P}wh:{delivery.id}", f"{P}wh:due", f"{P}wh:task:{delivery.task_id}"]
+        due = "" if new.due_at is None else repr(new.due_at)
+        args = [delivery.version, new.version, new.model_dump_json(), due, new.id]
+        async with _translated():
+            ok = await self._outbox_put(keys=keys, args=args)
+        if not ok:
+            raise Conflict(f"webhook delivery {delivery.id} changed concurrently")
+        return new
+
+    async def outbox_list(self, task_id: str) -> list[Delivery]:
+        async with _translated():
+            ids = sorted(await self._redis.smembers(f"{P}wh:task:{task_id}"))
+        return sorted(await self._deliveries(ids), key=lambda d: d.created_at)
 
     async def ping(self) -> None:
         async with _translated():

@@ -19,9 +19,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port; yields its base URL; stops it on exit."""
-    port = _free_port()
+def serve_asgi(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` on ``port`` (default: a free loopback port); yields its base URL; stops it on exit."""
+    port = port or _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"vendor-{port}", daemon=True)

@@ -1,0 +1,1 @@
+"""Webhooks: signing (Standard Webhooks), URL guard, delivery from the store's outbox, the per-task log."""
