@@ -125,3 +125,30 @@ def limits_cli_changes_the_running_limiter(namespace: str) -> None:
     assert stats["rps"] == 3 and stats["max_concurrent_jobs"] == 2
     limiter = ray.get_actor("genpulse-limiter-kling", namespace=namespace)
     assert ray.get(limiter.stats.remote())["rps"] == 3
+
+
+def test_pipeline_runs_its_steps_through_the_worker_pools(
+    ray_serve: RaySession, tmp_path: Path, kling: tuple[KlingState, str]
+) -> None:
+    """text-to-image-to-video on Serve: the pipeline worker submits child tasks to the kling pool (image, then
+    video on the fitted frame, a Ray task); all steps end as our Assets."""
+    from ray import serve
+
+    state, url = kling
+    deploy(args_for(tmp_path, url))
+    try:
+        with httpx.Client(base_url=ray_serve.base_url, timeout=120) as client:
+            body = {
+                "provider": "pipeline",
+                "task_type": "text-to-image-to-video",
+                "params": {"prompt": "a lighthouse", "image_provider": "kling", "video_params": {"mode": "std"}},
+            }
+            r = client.post("/v1/tasks", json=body)
+            assert r.status_code == 202, r.text
+            (done,) = all_succeed(client, [r.json()["id"]], timeout=120)
+        assert [s["name"] for s in done["result"]["steps"]] == ["image", "frame", "video"]
+        assert [r["path"] for r in state.requests] == ["images/generations", "videos/image2video"]
+        video = httpx.get(ray_serve.base_url + done["result"]["assets"][0]["url"], timeout=30)
+        assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    finally:
+        serve.delete("genpulse")
