@@ -65,22 +65,26 @@ class RayNode:
         self.address = head_address or f"127.0.0.1:{self.gcs_port}"
         self.metrics_port = free_port()
         self.extra: list[psutil.Process] = []
+        ports = [free_port() for _ in range(6)]
+        taken = {self.gcs_port, self.metrics_port, *ports}
         lo = free_port()
+        while any(lo <= p <= lo + 200 for p in taken):  # Ray refuses a worker range that holds another port
+            lo = free_port()
         cmd = [
             sys.executable, "-m", "ray.scripts.scripts", "start",
             "--temp-dir", str(tmp), "--node-ip-address", "127.0.0.1",
             "--num-cpus", str(num_cpus), "--num-gpus", "0",
             "--resources", json.dumps(resources or {}),
             "--object-store-memory", str(80 * 1024 * 1024),
-            "--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+            "--node-manager-port", str(ports[0]), "--object-manager-port", str(ports[1]),
             "--metrics-export-port", str(self.metrics_port),
-            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-            "--runtime-env-agent-port", str(free_port()),
+            "--dashboard-agent-listen-port", str(ports[2]), "--dashboard-agent-grpc-port", str(ports[3]),
+            "--runtime-env-agent-port", str(ports[4]),
             "--min-worker-port", str(lo), "--max-worker-port", str(min(lo + 200, 65535)),
             "--disable-usage-stats",
         ]  # fmt: skip
         if self.is_head:
-            cmd += ["--head", "--port", str(self.gcs_port), "--ray-client-server-port", str(free_port())]
+            cmd += ["--head", "--port", str(self.gcs_port), "--ray-client-server-port", str(ports[5])]
             cmd += ["--include-dashboard", "false"]
         else:
             cmd += ["--address", self.address]
