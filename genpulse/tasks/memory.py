@@ -152,6 +152,3 @@ class MemoryTaskStore:
 
     async def close(self) -> None:
         return None
-
-    async def count(self) -> int:
-        return len(self._tasks)
