@@ -60,7 +60,7 @@ async def _served(url: str, n: int, concurrency: int, warmup: int, params: dict)
 def _raw(n: int, warmup: int, cpus: int, params: dict) -> tuple[float, list[float]]:
     import torch
 
-    from genpulse.config import DiffusionConfig
+    from genpulse.core.config import DiffusionConfig
     from genpulse.diffusion.engine import DiffusionEngine
 
     torch.set_num_threads(cpus)

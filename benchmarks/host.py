@@ -27,7 +27,7 @@ def main(args_file: str, ready_file: str) -> None:
 
     from benchmarks.env import free_port
     from deployments.app import build_app
-    from genpulse.config import AppArgs
+    from genpulse.core.config import AppArgs
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genpulse.webhooks.signing import new_secret
+from genpulse.webhooks.signatures import new_secret
 from tests.harness import local_args
 from tests.results_app import results_app
 from tests.vendors.server import serve_asgi

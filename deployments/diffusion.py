@@ -11,8 +11,8 @@ from typing import Any
 
 from ray import serve
 
-from genpulse import metrics
-from genpulse.config import DiffusionConfig, Placement
+from genpulse.core import metrics
+from genpulse.core.config import DiffusionConfig, Placement
 
 
 @serve.deployment(name="DiffusionDeployment")

@@ -8,7 +8,7 @@
 The calls land on the ``Ingress`` replicas' ``TaskService`` (``HandleAPI`` below), so they make the same
 records, pass the same validation and body-size limit, and share the same idempotency as HTTP. The client
 retries back-pressure and replica loss with the submit's idempotency key (always set), so a retried submit
-never creates two tasks. Errors arrive as the ``genpulse.errors`` tree; a failed task is ``TaskFailed``.
+never creates two tasks. Errors arrive as the ``genpulse.core.errors`` tree; a failed task is ``TaskFailed``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from genpulse.client import TaskFailed
-from genpulse.errors import GenPulseError, InvalidRequest, PayloadTooLarge, ServiceUnavailable
-from genpulse.schemas import TaskPublic, TaskRequest
-from genpulse.service import TaskService
+from genpulse.core.errors import GenPulseError, InvalidRequest, PayloadTooLarge, ServiceUnavailable
+from genpulse.core.schemas import TaskPublic, TaskRequest
+from genpulse.core.validation import field_errors, summary
+from genpulse.jobs.service import TaskService
 
 _RETRYABLE = (BackPressureError, DeploymentUnavailableError, RayActorError)
 _CHUNK_S = 50.0
@@ -47,10 +48,8 @@ class HandleAPI:
         try:
             request = TaskRequest.model_validate(body)
         except ValidationError as exc:
-            raise InvalidRequest(
-                "invalid request: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-                details=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
-            ) from None
+            problems = field_errors(exc.errors())
+            raise InvalidRequest(summary("invalid request", problems), details=problems) from None
         task, _ = await self.service.submit(request, idempotency_key)
         return task.public().model_dump(mode="json")
 

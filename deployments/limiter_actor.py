@@ -1,8 +1,8 @@
-"""RateLimiterActor: one named, detached async actor per vendor around ``genpulse.ratelimit.RateLimiter``.
+"""RateLimiterActor: one named, detached async actor per vendor around ``genpulse.providers.ratelimit.RateLimiter``.
 
 Not a Serve deployment: replicas would split the budget. ``num_cpus=0``; restartable (its counters restart
 empty, which at worst admits one extra window of calls). ``ActorLimiter`` is the client workers use; it implements
-``genpulse.vendor_runner.Limiter``. Limits change at run time with ``configure`` (no restart).
+``genpulse.providers.vendor_runner.Limiter``. Limits change at run time with ``configure`` (no restart).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
-from genpulse.config import AppArgs
-from genpulse.errors import ServiceUnavailable
-from genpulse.ratelimit import RateLimiter
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import ServiceUnavailable
+from genpulse.providers.ratelimit import RateLimiter
 
 
 def limiter_name(provider: str) -> str:

@@ -1,4 +1,4 @@
-"""Retention: one named, detached actor per namespace that runs ``genpulse.retention.run_retention``.
+"""Retention: one named, detached actor per namespace that runs ``genpulse.media.retention.run_retention``.
 
 Started (get-or-create) by every ingress replica when ``storage.retention_days`` is set; ``num_cpus=0``, it
 waits on I/O. A restart just starts the loop again: a sweep is idempotent.
@@ -11,9 +11,9 @@ from typing import Any
 
 import ray
 
-from genpulse.config import AppArgs
-from genpulse.retention import run_retention
-from genpulse.storage import open_storage
+from genpulse.core.config import AppArgs
+from genpulse.media.retention import run_retention
+from genpulse.media.storage import open_storage
 
 ACTOR_NAME = "genpulse-retention"
 

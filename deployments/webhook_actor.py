@@ -15,7 +15,7 @@ from typing import Any
 
 import ray
 
-from genpulse.config import AppArgs
+from genpulse.core.config import AppArgs
 from genpulse.tasks import open_store
 from genpulse.webhooks.deliver import WebhookDeliverer
 

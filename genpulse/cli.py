@@ -36,7 +36,7 @@ def load_serve_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]
 def cmd_serve(ns: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     args, http = load_serve_config(ns.config)
-    from genpulse.config import AppArgs
+    from genpulse.core.config import AppArgs
 
     config = AppArgs.load(args)  # fail fast, naming the bad field, before starting anything
     host = ns.host or http.get("host") or "127.0.0.1"

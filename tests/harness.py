@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from genpulse.api.app import create_api
-from genpulse.config import AppArgs
-from genpulse.local import LocalRuntime, build_local
-from genpulse.runners import Generate
+from genpulse.core.config import AppArgs
+from genpulse.jobs.runners import Generate
 from genpulse.tasks import TaskStore
+from genpulse.wiring.in_process import LocalRuntime, build_local
 from tests.vendors.server import serve_asgi
 
 

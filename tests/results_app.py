@@ -18,10 +18,10 @@ import httpx
 from PIL import Image
 
 from genpulse.api.app import create_api
-from genpulse.config import AppArgs
-from genpulse.local import LocalRuntime, build_local
+from genpulse.core.config import AppArgs
 from genpulse.tasks import TaskStore
 from genpulse.webhooks.deliver import WebhookDeliverer
+from genpulse.wiring.in_process import LocalRuntime, build_local
 from tests.vendors.server import serve_asgi
 
 

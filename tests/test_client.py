@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from genpulse.client import AsyncGenPulse, GenPulse, TaskFailed
-from genpulse.errors import Conflict, InvalidRequest, NotFound, ProviderTimeout, ServiceUnavailable
+from genpulse.core.errors import Conflict, InvalidRequest, NotFound, ProviderTimeout, ServiceUnavailable
 from tests.conftest import free_port
 from tests.harness import local_args
 from tests.results_app import ResultsApp, png, results_app

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from genpulse.config import AppArgs
+from genpulse.core.config import AppArgs
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
@@ -158,7 +158,7 @@ def test_rayservice_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def exported_series() -> dict[str, set[str]]:
     """Every series name GenPulse exports, with the labels it carries."""
-    from genpulse import metrics
+    from genpulse.core import metrics
 
     series: dict[str, set[str]] = {}
     suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
@@ -189,7 +189,7 @@ def test_grafana_dashboard_queries_exported_metrics() -> None:
             )
             selectors = set(re.findall(r"([A-Za-z_]+)=~?\"", expr))
             assert labels | selectors <= series[name] | {"le"}, (expr, series[name])
-    from genpulse import metrics
+    from genpulse.core import metrics
 
     assert {f"ray_{m.name}" for m in metrics.ALL} <= {re.sub(r"_(total|bucket|sum|count)$", "", u) for u in used}
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

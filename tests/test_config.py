@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genpulse.config import AppArgs
-from genpulse.errors import ConfigError
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ pytestmark = [
 
 
 def test_tiny_model_on_cuda_fp16_is_deterministic(tiny_cache: Path) -> None:
-    from genpulse.config import DiffusionConfig
+    from genpulse.core.config import DiffusionConfig
     from genpulse.diffusion.engine import DiffusionEngine
 
     engine = DiffusionEngine(DiffusionConfig(cache_dir=tiny_cache, device="auto"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.errors import InvalidRequest
-from genpulse.webhooks import signing
+from genpulse.core.errors import InvalidRequest
+from genpulse.webhooks import signatures
 from tests.conftest import RaySession
 from tests.harness import local_args
 from tests.vendors.server import serve_asgi
@@ -26,7 +26,7 @@ async def test_incluster_client_and_webhook_actor(ray_serve: RaySession, tmp_pat
     from deployments.app import build_app
     from deployments.incluster import get_client
 
-    secret = signing.new_secret()
+    secret = signatures.new_secret()
     name = f"incluster-{os.urandom(3).hex()}"
     args = local_args(
         tmp_path,

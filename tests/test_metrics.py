@@ -12,13 +12,14 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from genpulse import metrics
-from genpulse.api.metrics import render, store_families
-from genpulse.config import DiffusionConfig
-from genpulse.errors import ExecutionError, ProviderRateLimited
-from genpulse.ratelimit import RateLimiter
-from genpulse.schemas import Task, TaskStatus, new_id, now
-from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.api.routes.prometheus import render, store_families
+from genpulse.core import metrics
+from genpulse.core.config import DiffusionConfig
+from genpulse.core.errors import ExecutionError, ProviderRateLimited
+from genpulse.core.schemas import Task, TaskStatus, new_id, now
+from genpulse.providers.ratelimit import RateLimiter
+from genpulse.tasks.memory_store import MemoryTaskStore
+from genpulse.tasks.queue_stats import open_task_stats
 from genpulse.tasks.redis_store import RedisTaskStore
 from tests.conftest import free_port
 from tests.harness import local_args, running_app
@@ -113,9 +114,9 @@ def test_worker_outcomes_bytes_and_store_gauges(tmp_path: Path) -> None:
 
 
 async def test_reconcile_sets_queue_depth() -> None:
-    from genpulse.config import WorkersConfig
-    from genpulse.runners import DiffusionRunner
-    from genpulse.worker import TaskWorker
+    from genpulse.core.config import WorkersConfig
+    from genpulse.diffusion.diffusion_runner import DiffusionRunner
+    from genpulse.jobs.task_worker import TaskWorker
 
     store = MemoryTaskStore()
     for _ in range(3):
@@ -138,7 +139,7 @@ async def test_reconcile_sets_queue_depth() -> None:
 async def test_store_down_scrapes_as_up_zero() -> None:
     store = RedisTaskStore(f"redis://127.0.0.1:{free_port()}/0")
     try:
-        got = samples(render(await store_families(store, ["diffusers"])).decode())
+        got = samples(render(store_families(await open_task_stats(store), ["diffusers"])).decode())
     finally:
         await store.close()
     assert got[("genpulse_store_up", ())] == 0

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.providers.registry import PROVIDERS
+from genpulse.providers.registry import ENTRIES
 from tests.conftest import free_port, wait_for
 from tests.raynodes import RayNode, driver, wait_until
 from tests.vendors.kling import KlingState
@@ -135,7 +135,7 @@ def cluster(
             "diffusion": {"cache_dir": str(tiny_cache), "default_steps": 2, "num_cpus": 1},
             "workers": {"lease_ttl_s": 6, "reconcile_interval_s": 1, "queued_grace_s": 2, "backoff_base_s": 0.5},
             "providers": {  # fewer actors: diffusers, and kling against its imitation
-                **{name: {"enabled": False} for name in PROVIDERS if name not in ("diffusers", "kling")},
+                **{name: {"enabled": False} for name in ENTRIES if name not in ("diffusers", "kling")},
                 "kling": {
                     "base_url": kling_vendor[1],
                     "access_key": "ak-mn",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genpulse.errors import Conflict, NotFound
-from genpulse.schemas import TaskStatus, now
+from genpulse.core.errors import Conflict, NotFound
+from genpulse.core.schemas import TaskStatus, now
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryStatus, message_id
 from tests.test_store_contract import make, store  # noqa: F401  (the parametrized store fixture)

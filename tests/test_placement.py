@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deployments.diffusion import options_for
-from genpulse.config import AppArgs, Placement
-from genpulse.errors import ConfigError
+from genpulse.core.config import AppArgs, Placement
+from genpulse.core.errors import ConfigError
 
 
 def test_default_placement_is_anywhere() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -21,8 +21,8 @@ from genpulse.errors import (
     ProviderRateLimited,
     ProviderServerError,
 )
-from genpulse.providers.baidu import BaiduProvider
 from genpulse.providers.cloud import JobState
+from genpulse.providers.vendors.baidu import BaiduProvider
 from tests.vendors.baidu import BaiduState, build_app
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ExecutionError,
     InvalidRequest,
     MalformedReply,
@@ -23,7 +23,7 @@ from genpulse.errors import (
     ProviderTimeout,
 )
 from genpulse.providers.cloud import JobState, VendorJob
-from genpulse.providers.comfyui import ComfyUIProvider
+from genpulse.providers.vendors.comfyui import ComfyUIProvider
 from tests.conftest import free_port
 from tests.vendors.comfyui import ComfyState, build_app
 from tests.vendors.common import FAKE_MP4, tiny_png

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -22,7 +22,7 @@ from genpulse.errors import (
     ProviderServerError,
 )
 from genpulse.providers.cloud import JobState
-from genpulse.providers.dashscope import DashScopeProvider
+from genpulse.providers.vendors.dashscope import DashScopeProvider
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.dashscope import DashScopeState, build_app
 from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit

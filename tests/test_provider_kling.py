@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -23,8 +23,8 @@ from genpulse.errors import (
     ProviderTimeout,
 )
 from genpulse.providers.cloud import JobState, VendorJob
-from genpulse.providers.kling import KlingProvider
-from genpulse.providers.signing import JwtCache, hs256_jwt
+from genpulse.providers.request_signing import JwtCache, hs256_jwt
+from genpulse.providers.vendors.kling import KlingProvider
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.kling import KlingState, build_app

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -22,7 +22,7 @@ from genpulse.errors import (
     ProviderTimeout,
 )
 from genpulse.providers.cloud import JobState
-from genpulse.providers.minimax import MiniMaxProvider
+from genpulse.providers.vendors.minimax import MiniMaxProvider
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit
 from tests.vendors.minimax import MiniMaxState, build_app

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -21,7 +21,7 @@ from genpulse.errors import (
     ProviderServerError,
 )
 from genpulse.providers.cloud import JobState
-from genpulse.providers.openai import OpenAIProvider
+from genpulse.providers.vendors.openai import OpenAIProvider
 from tests.vendors.common import tiny_png
 from tests.vendors.e2e import submit_and_finish, unconfigured_submit
 from tests.vendors.openai import OpenAIState, build_app

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -21,8 +21,8 @@ from genpulse.errors import (
     ProviderServerError,
 )
 from genpulse.providers.cloud import JobState, VendorJob
-from genpulse.providers.signing import canonical_request, sha256_hex, tc3_sign, tc3_signature
-from genpulse.providers.tencent import TencentProvider
+from genpulse.providers.request_signing import canonical_request, sha256_hex, tc3_sign, tc3_signature
+from genpulse.providers.vendors.tencent import TencentProvider
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.live import assert_assets_are_ours, submit_and_wait

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import (
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
     InvalidRequest,
@@ -25,8 +25,8 @@ from genpulse.errors import (
     ProviderTimeout,
 )
 from genpulse.providers.cloud import JobState, VendorJob
-from genpulse.providers.signing import canonical_request, sha256_hex, volc_sign, volc_signature
-from genpulse.providers.volcengine import VolcengineProvider
+from genpulse.providers.request_signing import canonical_request, sha256_hex, volc_sign, volc_signature
+from genpulse.providers.vendors.volcengine import VolcengineProvider
 from tests.harness import local_args, running_app
 from tests.vendors.common import Clock, tiny_png
 from tests.vendors.live import assert_assets_are_ours, submit_and_wait

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from genpulse.ratelimit import RateLimiter
+from genpulse.providers.ratelimit import RateLimiter
 
 
 def max_in_any_window(stamps: list[float], window: float = 1.0) -> int:

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.local import LocalRuntime, build_local
-from genpulse.schemas import TaskRequest, TaskStatus
+from genpulse.core.config import AppArgs
+from genpulse.core.schemas import TaskRequest, TaskStatus
+from genpulse.wiring.in_process import LocalRuntime, build_local
 from tests.conftest import free_port, wait_for
 from tests.vendors.kling import KlingState, build_app
 from tests.vendors.metered import Metered, max_per_second

@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import InvalidRequest
-from genpulse.webhooks import signing
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import InvalidRequest
+from genpulse.webhooks import signatures
 from genpulse.webhooks.manage import check_target
 from tests.harness import local_args
 from tests.results_app import ResultsApp, results_app
 from tests.vendors.server import serve_asgi
 from tests.webhook_receiver import Receiver
 
-SECRET = signing.new_secret()
+SECRET = signatures.new_secret()
 
 
 def job(prompt: str, **extra: Any) -> dict[str, Any]:

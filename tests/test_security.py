@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from genpulse.config import AppArgs, SecurityConfig
-from genpulse.errors import InvalidRequest
-from genpulse.security import UrlGuard, check_url, forbidden_reason
+from genpulse.core.config import AppArgs, SecurityConfig
+from genpulse.core.errors import InvalidRequest
+from genpulse.core.url_guard import UrlGuard, check_url, forbidden_reason
 from tests.vendors.server import serve_asgi
 
 BLOCKED = [
@@ -147,7 +147,7 @@ async def test_connections_are_checked_even_without_a_prior_check(site: str) -> 
 
 
 async def test_comfyui_fetches_image_urls_through_the_guard() -> None:
-    from genpulse.providers.comfyui import ComfyUIProvider
+    from genpulse.providers.vendors.comfyui import ComfyUIProvider
 
     provider = ComfyUIProvider(AppArgs.load({}))
     async with httpx.AsyncClient() as vendor_client:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from genpulse.api.sse import task_events
-from genpulse.schemas import Task, TaskStatus, new_id, now
-from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.core.schemas import Task, TaskStatus, new_id, now
+from genpulse.tasks.memory_store import MemoryTaskStore
+from genpulse.tasks.sse import task_events
 
 
 async def test_resume_past_trimmed_history_then_end() -> None:

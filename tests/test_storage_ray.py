@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from genpulse.config import AppArgs
-from genpulse.errors import InvalidRequest, NotFound
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import InvalidRequest, NotFound
+from genpulse.media.storage import LocalStorage
 from genpulse.pipelines.frames import FrameSpec, prepare_frame
 from genpulse.pipelines.steps import run_step
-from genpulse.storage import LocalStorage
 from tests.conftest import wait_for
 from tests.storage.media import png
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from genpulse.errors import Conflict, NotFound
-from genpulse.schemas import Task, TaskStatus, new_id, now
+from genpulse.core.errors import Conflict, NotFound
+from genpulse.core.schemas import Task, TaskStatus, new_id, now
 from genpulse.tasks import TaskStore, mutate
-from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.tasks.memory_store import MemoryTaskStore
 
 BACKENDS = ["memory", "redis", pytest.param("actor", marks=pytest.mark.ray)]
 

@@ -8,18 +8,18 @@ import time
 
 import pytest
 
-from genpulse.config import AppArgs, SecurityConfig, WebhooksConfig
-from genpulse.errors import ConfigError
-from genpulse.schemas import Task, TaskStatus, new_id, now
-from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.core.config import AppArgs, SecurityConfig, WebhooksConfig
+from genpulse.core.errors import ConfigError
+from genpulse.core.schemas import Task, TaskStatus, new_id, now
+from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryStatus
-from genpulse.webhooks import signing
+from genpulse.webhooks import signatures
 from genpulse.webhooks.deliver import WebhookDeliverer
 from tests.conftest import free_port
 from tests.vendors.server import serve_asgi
 from tests.webhook_receiver import Receiver
 
-SECRET = signing.new_secret()
+SECRET = signatures.new_secret()
 LOOPBACK = SecurityConfig(allow_private_urls=True, allow_http_urls=True)  # the test receivers: http on 127.0.0.1
 
 
@@ -65,24 +65,24 @@ def test_standard_webhooks_reference_vector() -> None:
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = '{"test": 2432232314}'
     expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-    assert signing.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected
+    assert signatures.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected
     headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330"}
-    signing.verify(secret, {**headers, "webhook-signature": f"v1,bogus= {expected}"}, body, now=1614265400)
+    signatures.verify(secret, {**headers, "webhook-signature": f"v1,bogus= {expected}"}, body, now=1614265400)
 
 
 def test_verify_refuses_tampering_other_secrets_and_stale_timestamps() -> None:
     stamp = int(time.time())
-    good = signing.headers(SECRET, "msg_1", stamp, b"{}")
-    signing.verify(SECRET, good, b"{}")
+    good = signatures.headers(SECRET, "msg_1", stamp, b"{}")
+    signatures.verify(SECRET, good, b"{}")
     for secret, hdrs, body in [
         (SECRET, good, b"{ }"),
-        (signing.new_secret(), good, b"{}"),
+        (signatures.new_secret(), good, b"{}"),
         (SECRET, {**good, "webhook-id": "msg_2"}, b"{}"),
-        (SECRET, signing.headers(SECRET, "msg_1", stamp - 3600, b"{}"), b"{}"),
+        (SECRET, signatures.headers(SECRET, "msg_1", stamp - 3600, b"{}"), b"{}"),
         (SECRET, {"webhook-id": "msg_1"}, b"{}"),
     ]:
-        with pytest.raises(signing.InvalidSignature):
-            signing.verify(secret, hdrs, body)
+        with pytest.raises(signatures.InvalidSignature):
+            signatures.verify(secret, hdrs, body)
 
 
 @pytest.mark.parametrize("secret", ["nope", "whsec_***", "whsec_" + "QUJD"])
@@ -187,7 +187,7 @@ async def test_gives_up_after_the_window_and_refuses_private_targets() -> None:
 
 async def test_reconfigure_rotates_the_secret() -> None:
     store = MemoryTaskStore()
-    rotated = signing.new_secret()
+    rotated = signatures.new_secret()
     receiver = Receiver(rotated)
     with serve_asgi(receiver) as base:
         delivery = await finished_task(store, f"{base}/hook")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from genpulse.schemas import Task, TaskRequest, TaskStatus, now
-from genpulse.worker import TaskWorker
+from genpulse.core.schemas import Task, TaskRequest, TaskStatus, now
+from genpulse.jobs.task_worker import TaskWorker
 from tests.test_reliability import VIDEO, Vendor, runtime, vendor
 
 

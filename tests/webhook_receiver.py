@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from genpulse.webhooks import signing
+from genpulse.webhooks import signatures
 
 
 @dataclass
@@ -45,9 +45,9 @@ class Receiver:
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         try:
-            signing.verify(self.secret, headers, body)
+            signatures.verify(self.secret, headers, body)
             ok = True
-        except signing.InvalidSignature:
+        except signatures.InvalidSignature:
             ok = False
         if self.delay_s:
             await asyncio.sleep(self.delay_s)

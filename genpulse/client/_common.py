@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from genpulse.errors import GenPulseError, ServiceUnavailable, error_from_dict
-from genpulse.schemas import TaskPublic
-from genpulse.tasks.base import TaskEvent
+from genpulse.core.errors import GenPulseError, ServiceUnavailable, error_from_dict
+from genpulse.core.schemas import TaskPublic
+from genpulse.tasks.store import TaskEvent
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 MAX_CHUNK_S = 50.0  # longest single `?wait=` request; a wait loops over chunks

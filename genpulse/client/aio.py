@@ -11,7 +11,7 @@ from typing import IO, Any, Literal
 import httpx
 
 from genpulse.client import _common as c
-from genpulse.schemas import TERMINAL, Asset, TaskPage, TaskPublic
+from genpulse.core.schemas import TERMINAL, Asset, TaskPage, TaskPublic
 from genpulse.tasks.outbox import DeliveryPublic
 
 

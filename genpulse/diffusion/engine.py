@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from genpulse.config import DiffusionConfig
-from genpulse.errors import ConfigError, ExecutionError
-from genpulse.providers.diffusers import TextToImageParams
+from genpulse.core.config import DiffusionConfig
+from genpulse.core.errors import ConfigError, ExecutionError
+from genpulse.diffusion.diffusers_provider import TextToImageParams
 
 
 class DiffusionEngine:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from genpulse.errors import InvalidRequest
+from genpulse.core.errors import InvalidRequest
 
 
 @dataclass(frozen=True)

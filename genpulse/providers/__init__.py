@@ -1,6 +1,6 @@
-"""Providers: the registry, the base contract and one module per provider."""
+"""Providers: the contract (``provider``, ``cloud``), vendor plumbing (``http``, ``request_signing``,
+``vendor_runner``, ``ratelimit``), the vendors (``vendors/``) and the registry that knows them all.
 
-from genpulse.providers.base import Provider
-from genpulse.providers.registry import PROVIDERS, Registry
-
-__all__ = ["PROVIDERS", "Provider", "Registry"]
+Import the module you need (``genpulse.providers.registry``...): this package imports nothing, so any of its
+modules can be the first one a process imports.
+"""

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel
 
-from genpulse.config import AppArgs
-from genpulse.errors import GenPulseError
-from genpulse.providers.base import Provider
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import GenPulseError
+from genpulse.providers.provider import Provider
 
 
 class JobState(StrEnum):
@@ -80,7 +80,7 @@ class CloudProvider(Provider):
     def secret(self, name: str) -> str:
         value = getattr(self.config, name, None)
         if value is None:
-            from genpulse.errors import ProviderAuthError
+            from genpulse.core.errors import ProviderAuthError
 
             raise ProviderAuthError(
                 f"{self.name}: {name} is not configured (GENPULSE_PROVIDERS__{self.name.upper()}__{name.upper()})"

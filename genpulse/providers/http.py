@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from genpulse.errors import (
+from genpulse.core.errors import (
     GenPulseError,
     InsufficientBalance,
     MalformedReply,

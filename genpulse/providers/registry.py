@@ -1,40 +1,113 @@
-"""Provider name -> class. Adding a provider is one module and one line here."""
+"""The provider registry: name → provider class, *and* how a task of that provider is run.
+
+Each ``Entry`` knows its provider's class and its runner factory, and says what the provider needs from the
+cluster (a rate limiter, the diffusion deployment). Nothing outside this module compares provider names or
+kinds: hosts ask the registry (``runner``, ``rate_limited``, ``needs_diffusion``). Adding a vendor is its module
+under ``genpulse/providers/vendors/`` and one line in ``ENTRIES``.
+"""
 
 from __future__ import annotations
 
-from genpulse.config import AppArgs
-from genpulse.errors import InvalidRequest
-from genpulse.pipelines.provider import PipelineProvider
-from genpulse.providers.baidu import BaiduProvider
-from genpulse.providers.base import Provider
-from genpulse.providers.comfyui import ComfyUIProvider
-from genpulse.providers.dashscope import DashScopeProvider
-from genpulse.providers.diffusers import DiffusersProvider
-from genpulse.providers.kling import KlingProvider
-from genpulse.providers.minimax import MiniMaxProvider
-from genpulse.providers.openai import OpenAIProvider
-from genpulse.providers.tencent import TencentProvider
-from genpulse.providers.volcengine import VolcengineProvider
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
-PROVIDERS: dict[str, type[Provider]] = {
-    DiffusersProvider.name: DiffusersProvider,
-    BaiduProvider.name: BaiduProvider,
-    ComfyUIProvider.name: ComfyUIProvider,
-    DashScopeProvider.name: DashScopeProvider,
-    MiniMaxProvider.name: MiniMaxProvider,
-    OpenAIProvider.name: OpenAIProvider,
-    KlingProvider.name: KlingProvider,
-    PipelineProvider.name: PipelineProvider,
-    TencentProvider.name: TencentProvider,
-    VolcengineProvider.name: VolcengineProvider,
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import InvalidRequest
+from genpulse.diffusion.diffusers_provider import DiffusersProvider
+from genpulse.diffusion.diffusion_runner import DiffusionRunner
+from genpulse.jobs.runners import Generate, Runner
+from genpulse.media.inputs import InputResolver, resolve_asset_refs
+from genpulse.media.rehost import rehost_output
+from genpulse.media.storage import Storage
+from genpulse.pipelines.pipeline_provider import PipelineProvider
+from genpulse.pipelines.pipeline_runner import ChildTasks, PipelineRunner
+from genpulse.providers.cloud import CloudProvider
+from genpulse.providers.provider import Provider
+from genpulse.providers.vendor_runner import Limiter, VendorRunner, vendor_http_client
+from genpulse.providers.vendors.baidu import BaiduProvider
+from genpulse.providers.vendors.comfyui import ComfyUIProvider
+from genpulse.providers.vendors.dashscope import DashScopeProvider
+from genpulse.providers.vendors.kling import KlingProvider
+from genpulse.providers.vendors.minimax import MiniMaxProvider
+from genpulse.providers.vendors.openai import OpenAIProvider
+from genpulse.providers.vendors.tencent import TencentProvider
+from genpulse.providers.vendors.volcengine import VolcengineProvider
+
+if TYPE_CHECKING:
+    from genpulse.core.url_guard import UrlGuard
+
+
+class RunnerDeps(Protocol):
+    """What a runner factory may ask of the process that hosts the runner (``genpulse.wiring.Wiring``)."""
+
+    args: AppArgs
+    storage: Storage
+    url_guard: UrlGuard
+
+    def limiter(self, provider: CloudProvider) -> Limiter: ...
+
+    def diffusion(self) -> Generate: ...
+
+    def child_tasks(self) -> ChildTasks: ...
+
+
+def _vendor_runner(provider: Provider, deps: RunnerDeps) -> Runner:
+    assert isinstance(provider, CloudProvider)
+    http = vendor_http_client(provider)
+    rehost = partial(rehost_output, http, deps.storage, max_bytes=provider.config.max_output_bytes)
+    inputs = InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
+    prepare = partial(resolve_asset_refs, resolver=inputs)
+    return VendorRunner(provider, http, deps.limiter(provider), rehost, prepare=prepare)
+
+
+def _diffusion_runner(provider: Provider, deps: RunnerDeps) -> Runner:
+    return DiffusionRunner(deps.diffusion())
+
+
+def _pipeline_runner(provider: Provider, deps: RunnerDeps) -> Runner:
+    assert isinstance(provider, PipelineProvider)
+    inputs = InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
+    return PipelineRunner(provider, deps.child_tasks, inputs, max_wait_s=deps.args.server.max_wait_s)
+
+
+@dataclass(frozen=True)
+class Entry:
+    provider: type[Provider]
+    runner: Callable[[Provider, RunnerDeps], Runner]
+    rate_limited: bool = False  # a RateLimiter per provider (vendor calls and job slots)
+    needs_diffusion: bool = False  # tasks run on the app's DiffusionDeployment
+
+
+def _vendor(cls: type[CloudProvider]) -> Entry:
+    return Entry(cls, _vendor_runner, rate_limited=True)
+
+
+ENTRIES: dict[str, Entry] = {
+    DiffusersProvider.name: Entry(DiffusersProvider, _diffusion_runner, needs_diffusion=True),
+    PipelineProvider.name: Entry(PipelineProvider, _pipeline_runner),
+    BaiduProvider.name: _vendor(BaiduProvider),
+    ComfyUIProvider.name: _vendor(ComfyUIProvider),
+    DashScopeProvider.name: _vendor(DashScopeProvider),
+    KlingProvider.name: _vendor(KlingProvider),
+    MiniMaxProvider.name: _vendor(MiniMaxProvider),
+    OpenAIProvider.name: _vendor(OpenAIProvider),
+    TencentProvider.name: _vendor(TencentProvider),
+    VolcengineProvider.name: _vendor(VolcengineProvider),
 }
 
 
 class Registry:
-    """The providers enabled by config, instantiated once."""
+    """The providers enabled by config, instantiated once per process (by ``genpulse.wiring.Wiring``)."""
 
     def __init__(self, args: AppArgs) -> None:
-        self._providers = {name: cls(args) for name, cls in PROVIDERS.items() if args.provider(name).enabled}
+        self._entries = {name: e for name, e in ENTRIES.items() if args.provider(name).enabled}
+        self._providers: dict[str, Provider] = {}
+        for name, entry in self._entries.items():
+            self._providers[name] = entry.provider(args)
+            if isinstance(self._providers[name], PipelineProvider):  # its steps are other providers' tasks
+                self._providers[name].bind_registry(self.get)  # type: ignore[attr-defined]
 
     def names(self) -> list[str]:
         return sorted(self._providers)
@@ -49,3 +122,15 @@ class Registry:
 
     def all(self) -> list[Provider]:
         return [self._providers[n] for n in self.names()]
+
+    def runner(self, name: str, deps: RunnerDeps) -> Runner:
+        """A new runner for ``name``'s tasks, wired to ``deps``."""
+        return self._entries[name].runner(self.get(name), deps)
+
+    def rate_limited(self) -> list[CloudProvider]:
+        """The providers that have a rate limiter (one per provider, shared by the cluster)."""
+        return [p for n, p in sorted(self._providers.items()) if self._entries[n].rate_limited]  # type: ignore[misc]
+
+    def needs_diffusion(self) -> bool:
+        """Whether any enabled provider runs on the app's DiffusionDeployment."""
+        return any(e.needs_diffusion for e in self._entries.values())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from genpulse.config import StoreConfig
-from genpulse.tasks.base import TaskEvent, TaskStore, mutate
+from genpulse.core.config import StoreConfig
+from genpulse.tasks.store import TaskEvent, TaskStore, mutate
 
 __all__ = ["TaskEvent", "TaskStore", "mutate", "open_store"]
 

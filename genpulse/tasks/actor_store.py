@@ -12,11 +12,11 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from genpulse.errors import GenPulseError, ServiceUnavailable
-from genpulse.schemas import Task, TaskStatus
-from genpulse.tasks.base import TaskEvent
-from genpulse.tasks.memory import MemoryTaskStore
+from genpulse.core.errors import GenPulseError, ServiceUnavailable
+from genpulse.core.schemas import Task, TaskStatus
+from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
+from genpulse.tasks.store import TaskEvent
 
 ACTOR_NAME = "genpulse-taskstore"
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from genpulse.schemas import Task, now
+from genpulse.core.schemas import Task, now
 
 MAX_ATTEMPTS_KEPT = 50
 

@@ -19,10 +19,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from genpulse.errors import Conflict, NotFound, ServiceUnavailable
-from genpulse.schemas import Task, TaskStatus
-from genpulse.tasks.base import TaskEvent, check_transition
+from genpulse.core.errors import Conflict, NotFound, ServiceUnavailable
+from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
+from genpulse.tasks.store import TaskEvent, check_transition
 
 P = "gp:"
 

@@ -1,7 +1,7 @@
 """WebhookDeliverer: sends due outbox deliveries, signed, and reschedules the failures.
 
 Plain Python (the ``WebhookActor`` in ``deployments/webhook_actor.py`` runs ``run_forever``; tests drive
-``run_once`` with an injected clock). Each attempt: guard the URL (``genpulse.security.UrlGuard``, the policy
+``run_once`` with an injected clock). Each attempt: guard the URL (``genpulse.core.url_guard.UrlGuard``, the policy
 of ``security.*``; its client also checks the address it connects to; a refused URL fails the delivery for
 good), POST the delivery's fixed body with fresh Standard Webhooks headers (same ``webhook-id`` every time),
 and record the attempt. A 2xx delivers; anything else (status, timeout, connection error) is retried after
@@ -22,12 +22,12 @@ from collections.abc import Callable
 
 import httpx
 
-from genpulse.config import SecurityConfig, WebhooksConfig
-from genpulse.errors import Conflict, GenPulseError
-from genpulse.security import UrlGuard
+from genpulse.core.config import SecurityConfig, WebhooksConfig
+from genpulse.core.errors import Conflict, GenPulseError
+from genpulse.core.url_guard import UrlGuard
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import MAX_ATTEMPTS_KEPT, Delivery, DeliveryAttempt, DeliveryStatus
-from genpulse.webhooks import signing
+from genpulse.webhooks import signatures
 
 log = logging.getLogger("genpulse.webhooks")
 
@@ -131,7 +131,7 @@ class WebhookDeliverer:
         if secret is None:
             return None, "webhooks.secret is not configured", None, False
         body = d.body.encode()
-        headers = signing.headers(secret.get_secret_value(), d.id, int(self._clock()), body)
+        headers = signatures.headers(secret.get_secret_value(), d.id, int(self._clock()), body)
         headers["content-type"] = "application/json"
         headers["user-agent"] = "GenPulse-Webhooks/1"
         assert self._client is not None

@@ -1,7 +1,7 @@
 """What the API does with webhooks: refuse unusable targets at submit, show a task's log, redeliver.
 
 ``check_target`` is called by ``TaskService.submit`` for a task with a ``webhook_url``: the URL must pass the
-SSRF guard's static checks (``genpulse.security``; addresses are checked again at each delivery) and a signing
+SSRF guard's static checks (``genpulse.core.url_guard``; addresses are checked again at each delivery) and a signing
 secret must be configured (``InvalidRequest`` otherwise, a 422). ``redeliver`` puts a
 finished task's webhook back in the outbox, due now, with a fresh retry window and the same ``webhook-id``; a
 task that never had its delivery recorded gets one.
@@ -9,10 +9,10 @@ task that never had its delivery recorded gets one.
 
 from __future__ import annotations
 
-from genpulse.config import AppArgs
-from genpulse.errors import Conflict, InvalidRequest
-from genpulse.schemas import now
-from genpulse.security import UrlGuard
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import Conflict, InvalidRequest
+from genpulse.core.schemas import now
+from genpulse.core.url_guard import UrlGuard
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryPublic, DeliveryStatus
 

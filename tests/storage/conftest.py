@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genpulse.config import StorageConfig
-from genpulse.storage.local import LocalStorage
-from genpulse.storage.s3 import S3Storage
+from genpulse.core.config import StorageConfig
+from genpulse.media.storage.local_storage import LocalStorage
+from genpulse.media.storage.s3_storage import S3Storage
 from tests.conftest import free_port, wait_for
 
 REGION = "us-east-1"

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from genpulse.config import SecurityConfig
-from genpulse.errors import InvalidRequest, ServiceUnavailable
-from genpulse.inputs import InputResolver
-from genpulse.security import UrlGuard
-from genpulse.storage import LocalStorage, Storage
+from genpulse.core.config import SecurityConfig
+from genpulse.core.errors import InvalidRequest, ServiceUnavailable
+from genpulse.core.url_guard import UrlGuard
+from genpulse.media.inputs import InputResolver
+from genpulse.media.storage import LocalStorage, Storage
 from tests.storage.media import png
 
 IMAGE = png(4, 4)

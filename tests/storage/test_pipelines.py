@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from genpulse.api.app import create_api
-from genpulse.config import AppArgs, StorageConfig
-from genpulse.errors import InvalidRequest
-from genpulse.local import LocalRuntime, build_local
+from genpulse.core.config import AppArgs, StorageConfig
+from genpulse.core.errors import InvalidRequest
+from genpulse.core.schemas import Task, TaskRequest, TaskStatus
+from genpulse.media.storage import Storage
 from genpulse.pipelines.frames import FrameSpec, prepare_frame
-from genpulse.schemas import Task, TaskRequest, TaskStatus
-from genpulse.storage import Storage
+from genpulse.wiring.in_process import LocalRuntime, build_local
 from tests.storage.media import png
 from tests.vendors.common import FAKE_MP4
 from tests.vendors.kling import KlingState, build_app

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from genpulse.errors import MalformedReply, ProviderError, ProviderServerError
+from genpulse.core.errors import MalformedReply, ProviderError, ProviderServerError
+from genpulse.media.rehost import rehost, rehost_output
+from genpulse.media.storage import Storage
 from genpulse.providers.cloud import VendorOutput
-from genpulse.rehost import rehost, rehost_output
-from genpulse.storage import Storage
 from tests.storage.media import jpeg, png
 from tests.vendors.server import serve_asgi
 

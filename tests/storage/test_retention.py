@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from genpulse.config import StorageConfig
-from genpulse.errors import NotFound, ServiceUnavailable
-from genpulse.retention import DAY_S, purge_expired, run_retention
-from genpulse.storage import Storage
+from genpulse.core.config import StorageConfig
+from genpulse.core.errors import NotFound, ServiceUnavailable
+from genpulse.media.retention import DAY_S, purge_expired, run_retention
+from genpulse.media.storage import Storage
 
 
 @pytest.fixture(params=["local", "s3"])

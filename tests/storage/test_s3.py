@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from genpulse.config import AppArgs, StorageConfig
-from genpulse.errors import ConfigError, ServiceUnavailable
-from genpulse.storage import open_storage
-from genpulse.storage.s3 import S3Storage
+from genpulse.core.config import AppArgs, StorageConfig
+from genpulse.core.errors import ConfigError, ServiceUnavailable
+from genpulse.media.storage import open_storage
+from genpulse.media.storage.s3_storage import S3Storage
 from tests.conftest import free_port
 from tests.storage.media import png
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from genpulse.errors import NotFound
-from genpulse.storage import Storage
+from genpulse.core.errors import NotFound
+from genpulse.media.storage import Storage
 from tests.storage.media import png
 
 

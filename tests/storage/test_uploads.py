@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from genpulse.api.app import create_api
-from genpulse.config import AppArgs, StorageConfig
-from genpulse.local import build_local
+from genpulse.core.config import AppArgs, StorageConfig
+from genpulse.wiring.in_process import build_local
 from tests.storage.media import MP4_HEAD, jpeg, padded_png
 
 LIMIT = 1000

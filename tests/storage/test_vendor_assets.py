@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.config import AppArgs, StorageConfig
-from genpulse.local import build_local
-from genpulse.schemas import TaskRequest, TaskStatus
+from genpulse.core.config import AppArgs, StorageConfig
+from genpulse.core.schemas import TaskRequest, TaskStatus
+from genpulse.wiring.in_process import build_local
 from tests.storage.media import png
 from tests.vendors.common import FAKE_MP4
 from tests.vendors.kling import KlingState, build_app

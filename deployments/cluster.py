@@ -1,0 +1,96 @@
+"""The Ray environment of ``genpulse.wiring.Wiring``: how a process of the cluster reaches the shared parts.
+
+The store is the Redis store or the named store actor; tasks go to each provider's ProviderWorker pool
+(named detached actors, got or created on first use); vendor calls go through the provider's named
+RateLimiterActor; local diffusion is the app's ``DiffusionDeployment``. The ingress replica and the worker
+actor both build their ``Wiring`` with it: one wiring, two hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.handle import DeploymentHandle
+
+from deployments.limiter_actor import ActorLimiter, connect_limiter
+from genpulse.core import metrics
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import ServiceUnavailable
+from genpulse.jobs.dispatch import PoolDispatcher
+from genpulse.jobs.runners import Generate
+from genpulse.providers.cloud import CloudProvider
+from genpulse.providers.vendor_runner import Limiter
+from genpulse.tasks import TaskStore, open_store
+from genpulse.wiring import Check, Wiring
+
+ConnectPool = Callable[[str, AppArgs, str], Sequence[Any]]  # (provider, args, app name) -> worker actors
+
+
+class RayEnvironment:
+    """``connect_pool`` is ``deployments.worker_actor.start_pool`` (passed in: that module hosts this one too)."""
+
+    def __init__(
+        self, args: AppArgs, app_name: str, connect_pool: ConnectPool, diffusion: DeploymentHandle | None = None
+    ) -> None:
+        self.args, self.app_name, self._connect_pool = args, app_name, connect_pool
+        self._diffusion = diffusion
+
+    def _diffusion_handle(self) -> DeploymentHandle:
+        if self._diffusion is None:
+            self._diffusion = serve.get_deployment_handle("DiffusionDeployment", self.app_name)
+        return self._diffusion
+
+    def open_store(self, args: AppArgs) -> TaskStore:
+        return open_store(args.store, args.namespace, args.placement.store.actor_options())
+
+    def dispatcher(self, wiring: Wiring) -> PoolDispatcher:
+        return PoolDispatcher(lambda p: self._connect_pool(p, self.args, self.app_name), wiring.registry.names())
+
+    def limiter(self, provider: CloudProvider) -> Limiter:
+        return metrics.MeteredLimiter(ActorLimiter(connect_limiter(provider.name, self.args)), provider.name)
+
+    def diffusion(self) -> Generate:
+        handle = self._diffusion_handle()
+
+        async def generate(params: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return await handle.generate.remote(params)
+            except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
+                raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
+
+        return generate
+
+    def checks(self, wiring: Wiring) -> dict[str, Check]:
+        checks: dict[str, Check] = {}
+        checks["workers"] = self._pool_dispatcher(wiring).ping
+        if wiring.registry.needs_diffusion():
+            handle = self._diffusion_handle()
+
+            async def diffusion_ready() -> Any:
+                return await handle.info.remote()
+
+            checks["diffusion"] = diffusion_ready
+        limiters = [connect_limiter(p.name, self.args) for p in wiring.registry.rate_limited()]
+        if limiters:
+
+            async def limiters_ready() -> None:
+                await asyncio.gather(*(h.stats.remote() for h in limiters))
+
+            checks["limiters"] = limiters_ready
+        return checks
+
+    @staticmethod
+    def _pool_dispatcher(wiring: Wiring) -> PoolDispatcher:
+        dispatcher = wiring.dispatcher
+        assert isinstance(dispatcher, PoolDispatcher)  # this environment made it
+        return dispatcher
+
+    def configure_limiters(self, wiring: Wiring) -> None:
+        """Hand the running limiters this deploy's limits (a redeploy reaches them without a restart)."""
+        for provider in wiring.registry.rate_limited():
+            cfg = provider.config
+            connect_limiter(provider.name, self.args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)

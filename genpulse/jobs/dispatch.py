@@ -1,0 +1,70 @@
+"""Dispatchers: how a stored task is handed to the worker that will own it.
+
+``PoolDispatcher`` sends to ProviderWorker actors (fire-and-forget ``submit.remote``: the call is queued at
+once; if it is lost, a worker's reconcile adopts the task); it gets each provider's pool on first use from
+``connect`` and again on ``refresh`` (the ingress's supervision). ``LocalDispatcher`` calls in-process
+``TaskWorker``s (single-process use and tests). A task goes to ``pool[hash(id) % size]``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from genpulse.core.schemas import Task
+from genpulse.jobs.task_worker import TaskWorker
+
+
+class Dispatcher(Protocol):
+    """Hands tasks to the worker that will own them."""
+
+    async def dispatch(self, task: Task) -> None: ...
+
+    async def cancel(self, task: Task) -> None: ...
+
+
+def pick(items: Sequence[Any], task_id: str) -> Any:
+    return items[zlib.crc32(task_id.encode()) % len(items)]
+
+
+class LocalDispatcher:
+    def __init__(self, workers: dict[str, Sequence[TaskWorker]]) -> None:
+        self.workers = workers
+
+    async def dispatch(self, task: Task) -> None:
+        await pick(self.workers[task.provider], task.id).submit(task.id)
+
+    async def cancel(self, task: Task) -> None:
+        for worker in self.workers.get(task.provider, ()):
+            await worker.cancel(task.id)
+
+
+class PoolDispatcher:
+    """Actor handles of each provider's ProviderWorker pool, got from ``connect(provider)`` when first needed."""
+
+    def __init__(self, connect: Callable[[str], Sequence[Any]], providers: Sequence[str]) -> None:
+        self._connect, self.providers = connect, list(providers)
+        self.pools: dict[str, Sequence[Any]] = {}
+
+    def pool(self, provider: str) -> Sequence[Any]:
+        if provider not in self.pools:
+            self.pools[provider] = self._connect(provider)
+        return self.pools[provider]
+
+    def refresh(self) -> None:
+        """Get (or create again) every provider's pool: a worker that died for good comes back."""
+        for provider in self.providers:
+            self.pools[provider] = self._connect(provider)
+
+    async def dispatch(self, task: Task) -> None:
+        pick(self.pool(task.provider), task.id).submit.remote(task.id)
+
+    async def cancel(self, task: Task) -> None:
+        for actor in self.pool(task.provider):
+            actor.cancel.remote(task.id)
+
+    async def ping(self) -> None:
+        for provider in self.providers:
+            for actor in self.pool(provider):
+                await actor.ping.remote()

@@ -1,0 +1,200 @@
+"""TaskService: what the API does, independent of HTTP (the routes, in-cluster handles and pipelines share it).
+
+It validates a request against its provider, stores the task (the 202 promise: once ``submit`` returns, the
+task is in the store), hands it to the provider's worker pool (fire-and-forget; a lost hand-off is adopted by
+a worker's reconcile loop), and implements wait, cancel and retry on top of the store's events. It owns the
+store, the storage and the registry: routes call its methods and never reach past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import Conflict, InvalidRequest, ProviderNotConfigured
+from genpulse.core.schemas import Asset, Task, TaskRequest, TaskStatus, new_id, now
+from genpulse.jobs.dispatch import Dispatcher
+from genpulse.media.storage import AssetContent, Storage, content_of
+from genpulse.providers.registry import Registry
+from genpulse.tasks import TaskStore, mutate
+from genpulse.tasks.outbox import DeliveryPublic
+from genpulse.tasks.queue_stats import QueueStats, open_task_stats
+from genpulse.tasks.sse import task_events
+from genpulse.webhooks import manage
+
+log = logging.getLogger("genpulse.jobs.service")
+
+
+Check = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class TaskService:
+    args: AppArgs
+    store: TaskStore
+    storage: Storage
+    registry: Registry
+    dispatcher: Dispatcher
+    checks: dict[str, Check] = field(default_factory=dict)
+
+    async def submit(self, request: TaskRequest, idempotency_key: str | None = None) -> tuple[Task, bool]:
+        """Validate and store a task; returns ``(task, created)``; ``created`` is False for an idempotent repeat."""
+        key = idempotency_key or request.idempotency_key
+        if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
+            raise InvalidRequest(
+                "Idempotency-Key header and idempotency_key field disagree",
+                details={"field": "idempotency_key"},
+            )
+        provider = self.registry.get(request.provider)
+        if not provider.is_configured():
+            raise ProviderNotConfigured(
+                f"provider {provider.name!r} is not configured (see GENPULSE_PROVIDERS__{provider.name.upper()}__*)",
+                details={"field": "provider"},
+            )
+        params = provider.validate(request.task_type, request.params).model_dump(mode="json")
+        if request.webhook_url:
+            manage.check_target(self.args, request.webhook_url)
+        task = self._new_task(request.model_copy(update={"params": params}), key)
+        stored, created = await self.store.create(task)
+        if created:
+            try:
+                await self.dispatcher.dispatch(stored)
+            except Exception:  # the task is safe in the store; a worker's reconcile loop will adopt it
+                log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
+        return stored, created
+
+    async def get(self, task_id: str, wait: float = 0) -> Task:
+        """The task; with ``wait`` > 0, returns as soon as it is terminal or ``wait`` seconds (capped) passed."""
+        task = await self.store.get(task_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(wait, 0.0), self.args.server.max_wait_s)
+        while not task.is_terminal:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            task = await self.store.wait(task_id, task.version, remaining)
+        return task
+
+    async def cancel(self, task_id: str) -> Task:
+        def to_canceled(t: Task) -> Task:
+            if t.is_terminal:
+                raise Conflict(f"task {task_id} is already {t.status.value}", details={"status": t.status.value})
+            t.status, t.finished_at, t.owner, t.lease_expires_at = TaskStatus.canceled, now(), None, None
+            return t
+
+        task = await mutate(self.store, task_id, to_canceled)
+        assert task is not None
+        try:
+            await self.dispatcher.cancel(task)
+        except Exception:  # the record is canceled; the worker's final write will be refused anyway
+            log.warning("cancel notification for %s failed", task_id, exc_info=True)
+        return task
+
+    async def retry(self, task_id: str) -> Task:
+        """Re-run a failed or canceled task as a new task (terminal records never change); links both ways."""
+        old = await self.store.get(task_id)
+        if old.status not in (TaskStatus.failed, TaskStatus.canceled):
+            raise Conflict(
+                f"only failed or canceled tasks can be retried; {task_id} is {old.status.value}",
+                details={"status": old.status.value},
+            )
+        budget = (old.deadline_at - old.created_at) if old.deadline_at else self.args.workers.task_deadline_s
+        request = TaskRequest(
+            provider=old.provider,
+            task_type=old.task_type,
+            params=old.params,  # validated when the first task was made
+            priority=old.priority,
+            webhook_url=old.webhook_url,
+            metadata=old.metadata,
+            deadline_s=budget,
+        )
+        task = self._new_task(request, None, retry_of=old.id)
+        stored, _ = await self.store.create(task)
+        try:
+            await self.dispatcher.dispatch(stored)
+        except Exception:
+            log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
+        return stored
+
+    def _new_task(self, request: TaskRequest, key: str | None, *, retry_of: str | None = None) -> Task:
+        """A fresh queued task for ``request`` (whose params are already validated)."""
+        created_at = now()
+        return Task(
+            id=new_id("tsk"),
+            provider=request.provider,
+            task_type=request.task_type,
+            status=TaskStatus.queued,
+            params=request.params,
+            priority=request.priority,
+            webhook_url=request.webhook_url,
+            metadata=request.metadata,
+            created_at=created_at,
+            deadline_at=created_at + (request.deadline_s or self.args.workers.task_deadline_s),
+            idempotency_key=key,
+            fingerprint=request.fingerprint(),
+            retry_of=retry_of,
+        )
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Task], str | None]:
+        """Tasks, newest first, filtered; returns the page and the cursor of the next one."""
+        return await self.store.list(status=status, provider=provider, limit=limit, cursor=cursor)
+
+    async def events(self, task_id: str, after: int = 0) -> AsyncIterator[bytes]:
+        """The task's Server-Sent Events after sequence number ``after``; ``NotFound`` before the stream starts."""
+        await self.store.get(task_id)
+        return task_events(self.store, task_id, after=after, heartbeat_s=self.args.server.sse_heartbeat_s)
+
+    async def webhook_deliveries(self, task_id: str) -> list[DeliveryPublic]:
+        return await manage.deliveries(self.store, task_id)
+
+    async def redeliver_webhook(self, task_id: str) -> DeliveryPublic:
+        return await manage.redeliver(self.store, task_id)
+
+    def asset(self, asset_id: str) -> Asset:
+        return self.storage.get(asset_id)
+
+    def asset_content(self, asset_id: str) -> AssetContent:
+        """Where to serve an asset's bytes from (``NotFound`` for an unknown id). Blocking."""
+        return content_of(self.storage, asset_id)
+
+    def save_upload(self, fh: BinaryIO, content_type: str) -> Asset:
+        """Store an upload already checked by the API (size, sniffed type). Blocking: call in a thread."""
+        return self.storage.put_file(fh, content_type)
+
+    async def queue_stats(self) -> QueueStats:
+        return await open_task_stats(self.store)
+
+    def provider_names(self) -> list[str]:
+        return self.registry.names()
+
+    def providers(self) -> list[dict[str, Any]]:
+        return [p.info() for p in self.registry.all()]
+
+    def provider_schemas(self, name: str) -> dict[str, Any]:
+        provider = self.registry.get(name)
+        return {"provider": provider.name, "task_types": provider.schemas()}
+
+    async def readiness(self) -> dict[str, str]:
+        """Run every check; returns ``{name: "ok" | error}``."""
+
+        async def one(check: Check) -> str:
+            try:
+                await asyncio.wait_for(check(), timeout=5)
+                return "ok"
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"[:300]
+
+        names = sorted(self.checks)
+        results = await asyncio.gather(*(one(self.checks[n]) for n in names))
+        return dict(zip(names, results, strict=True))

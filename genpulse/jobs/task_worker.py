@@ -1,0 +1,271 @@
+"""TaskWorker: owns tasks of one provider from lease to terminal state.
+
+The ProviderWorker actor (``deployments/worker_actor.py``) is a thin shell around it; tests drive it directly.
+For each task: lease it in the store (CAS: ``queued -> running``, owner, lease expiry, attempts + 1) → run the
+provider's runner under the task's deadline while renewing the lease → write the terminal state. Retryable
+errors go back to ``queued`` with exponential backoff and jitter until ``max_attempts``; the rest fail at once.
+``reconcile`` adopts orphans: queued tasks nobody claimed within the grace period and running tasks whose
+owner's lease expired (or whose owner is this worker, after a restart). Every decision is a CAS, so any
+number of workers can race for the same task and exactly one wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from genpulse.core import metrics
+from genpulse.core.config import WorkersConfig
+from genpulse.core.errors import Conflict, ExecutionError, GenPulseError, NotFound, ProviderTimeout
+from genpulse.core.schemas import Task, TaskError, TaskStatus
+from genpulse.jobs.runners import Runner
+from genpulse.media.storage import Storage
+from genpulse.tasks import TaskStore, mutate
+
+log = logging.getLogger("genpulse.jobs.task_worker")
+
+
+class LeaseLost(Exception):
+    pass
+
+
+class _Context:
+    def __init__(self, worker: TaskWorker, task_id: str) -> None:
+        self.storage = worker.storage
+        self._worker, self._id = worker, task_id
+
+    async def progress(self, value: float) -> None:
+        await self._worker._owned_update(self._id, lambda t: setattr(t, "progress", max(0.0, min(100.0, value))))
+
+    async def checkpoint(self, provider_task_id: str | None) -> None:
+        await self._worker._owned_update(self._id, lambda t: setattr(t, "provider_task_id", provider_task_id))
+
+
+class TaskWorker:
+    def __init__(
+        self,
+        name: str,
+        provider: str,
+        store: TaskStore,
+        storage: Storage,
+        runner: Runner,
+        config: WorkersConfig,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.name, self.provider = name, provider
+        self.store, self.storage, self.runner, self.config = store, storage, runner, config
+        self._clock, self._rng = clock, rng
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._spawned: set[asyncio.Task[bool]] = set()
+
+    def in_flight(self) -> list[str]:
+        return sorted(self._jobs)
+
+    async def submit(self, task_id: str) -> bool:
+        """Start driving ``task_id`` unless this worker already is. Returns whether a job was started."""
+        if task_id in self._jobs:
+            return False
+        job = asyncio.create_task(self._drive(task_id), name=f"task:{task_id}")
+        self._jobs[task_id] = job
+        job.add_done_callback(lambda _: self._job_done(task_id))
+        self._gauge_in_flight()
+        return True
+
+    def _job_done(self, task_id: str) -> None:
+        self._jobs.pop(task_id, None)
+        self._gauge_in_flight()
+
+    def _gauge_in_flight(self) -> None:
+        metrics.JOBS_IN_FLIGHT.record(len(self._jobs), provider=self.provider, worker=self.name)
+
+    async def cancel(self, task_id: str) -> bool:
+        job = self._jobs.get(task_id)
+        if job is None:
+            return False
+        job.cancel()
+        return True
+
+    async def join(self) -> None:
+        """Wait for every job in flight (tests and graceful shutdown)."""
+        while self._jobs:
+            await asyncio.gather(*list(self._jobs.values()), return_exceptions=True)
+
+    async def reconcile(self) -> int:
+        """Adopt orphaned tasks of this provider; returns how many were started."""
+        started = queued = 0
+        now = self._clock()
+        for status in (TaskStatus.queued, TaskStatus.running):
+            cursor = None
+            while True:
+                tasks, cursor = await self.store.list(status=status, provider=self.provider, limit=200, cursor=cursor)
+                queued += len(tasks) if status == TaskStatus.queued else 0
+                for t in tasks:
+                    if t.id not in self._jobs and self._orphaned(t, now) and await self.submit(t.id):
+                        started += 1
+                if cursor is None:
+                    break
+        metrics.QUEUE_DEPTH.record(queued, provider=self.provider, worker=self.name)
+        return started
+
+    def _orphaned(self, t: Task, now: float) -> bool:
+        lease_live = t.owner is not None and (t.lease_expires_at or 0) > now
+        if t.owner == self.name:
+            return True  # ours, but not in _jobs: we restarted
+        if lease_live:
+            return False
+        if t.status == TaskStatus.queued:
+            return (t.not_before or 0) <= now and (
+                t.owner is not None or now - t.created_at >= self.config.queued_grace_s
+            )
+        return True  # running with an expired lease
+
+    async def _drive(self, task_id: str) -> None:
+        try:
+            await self._drive_once(task_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # store or limiter outage: the lease expires and reconcile picks the task up again
+            log.warning("task %s: worker could not drive it; left for reconcile", task_id, exc_info=True)
+
+    async def _drive_once(self, task_id: str) -> None:
+        try:
+            task = await mutate(self.store, task_id, self._claim)
+        except (NotFound, Conflict):
+            return
+        if task is not None and task.status == TaskStatus.failed:  # its deadline passed while queued
+            self._count(task)
+        if task is None or task.status != TaskStatus.running:
+            return
+        renew = asyncio.create_task(self._renew(task_id, asyncio.current_task()))
+        result: dict[str, Any] | None = None
+        error: GenPulseError | None = None
+        try:
+            remaining = (task.deadline_at or float("inf")) - self._clock()
+            result = await asyncio.wait_for(self.runner.run(task, _Context(self, task_id)), timeout=remaining)
+        except TimeoutError:
+            error = ProviderTimeout("task deadline passed", retryable=False)
+        except LeaseLost:
+            return
+        except GenPulseError as exc:
+            error = exc
+        except Exception as exc:  # a bug or an untranslated foreign error: fail the task, keep the worker
+            log.exception("task %s: runner raised", task_id)
+            error = ExecutionError(f"{type(exc).__name__}: {exc}")
+        finally:
+            renew.cancel()
+        await self._settle(task, result, error)
+
+    def _claim(self, t: Task) -> Task | None:
+        now = self._clock()
+        someone_elses = t.owner not in (None, self.name) and (t.lease_expires_at or 0) > now
+        if t.is_terminal or someone_elses:
+            return None
+        if t.not_before and t.not_before > now:
+            self._later(t.id, t.not_before - now)
+            return None
+        if t.deadline_at is not None and now >= t.deadline_at:
+            return _fail(t, ProviderTimeout("task deadline passed before it could run", retryable=False), now)
+        t.status, t.owner, t.lease_expires_at = TaskStatus.running, self.name, now + self.config.lease_ttl_s
+        t.attempts += 1
+        t.started_at = t.started_at or now
+        t.not_before = None
+        return t
+
+    async def _settle(self, task: Task, result: dict[str, Any] | None, error: GenPulseError | None) -> None:
+        now = self._clock()
+        retry_in: float | None = None
+        if error is not None and error.retryable and task.attempts < self.config.max_attempts:
+            retry_in = self._backoff(task.attempts, error.retry_after)
+
+        def finish(t: Task) -> Task | None:
+            if t.is_terminal or t.owner != self.name:
+                return None
+            if result is not None:
+                t.status, t.result, t.progress, t.finished_at = TaskStatus.succeeded, result, 100.0, now
+                t.error = None
+            elif retry_in is not None:
+                t.status, t.not_before = TaskStatus.queued, now + retry_in
+                t.error = TaskError.model_validate(error.to_dict()) if error else None
+            else:
+                _fail(t, error or ExecutionError("unknown failure"), now)
+            t.owner = t.lease_expires_at = None
+            return t
+
+        try:
+            written = await mutate(self.store, task.id, finish)
+        except (Conflict, NotFound):
+            written = None
+        if written is None and result is not None:  # canceled meanwhile: drop the outputs nobody will see
+            for asset in result.get("assets", []):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.storage.delete, asset["id"])
+        if written is not None:
+            self._count(written)
+        if written is not None and retry_in is not None:
+            self._later(task.id, retry_in)
+
+    def _count(self, t: Task) -> None:
+        status = "retrying" if t.status == TaskStatus.queued else t.status.value
+        assets = (t.result or {}).get("assets", []) if t.status == TaskStatus.succeeded else []
+        metrics.task_finished(t.provider, t.task_type, status, self._clock() - t.created_at, assets)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
+        delay = cap / 2 + self._rng() * cap / 2  # equal jitter
+        return max(delay, retry_after or 0.0)
+
+    def _later(self, task_id: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            spawned = loop.create_task(self.submit(task_id))
+            self._spawned.add(spawned)
+            spawned.add_done_callback(self._spawned.discard)
+
+        handle = loop.call_later(max(0.0, delay), fire)
+        self._timers.add(handle)
+
+    async def _renew(self, task_id: str, job: asyncio.Task[Any] | None) -> None:
+        every = self.config.lease_ttl_s / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._owned_update(
+                    task_id, lambda t: setattr(t, "lease_expires_at", self._clock() + self.config.lease_ttl_s)
+                )
+            except LeaseLost:
+                if job is not None:
+                    job.cancel()
+                return
+            except Exception:  # store blip: keep the job, try again next round
+                log.warning("task %s: lease renewal failed", task_id, exc_info=True)
+
+    async def _owned_update(self, task_id: str, change: Callable[[Task], None]) -> Task:
+        def apply(t: Task) -> Task | None:
+            if t.is_terminal or t.owner != self.name:
+                return None
+            change(t)
+            return t
+
+        try:
+            written = await mutate(self.store, task_id, apply)
+        except Conflict:
+            written = None
+        if written is None:
+            raise LeaseLost(task_id)
+        return written
+
+
+def _fail(t: Task, error: GenPulseError, now: float) -> Task:
+    t.status, t.finished_at = TaskStatus.failed, now
+    t.error = TaskError.model_validate(error.to_dict())
+    t.owner = t.lease_expires_at = None
+    return t

@@ -1,0 +1,110 @@
+"""The TaskStore contract: the single source of truth for tasks.
+
+Every implementation passes ``tests/test_store_contract.py``. Rules:
+
+- ``create`` stores a new task at version 1 and emits its first event. With an ``idempotency_key`` it is
+  atomic: the same key and fingerprint return the stored task (``created=False``); the same key with another
+  fingerprint raises ``Conflict``.
+- ``put`` is compare-and-set: the caller passes the task as it read it, changed; the write succeeds only if the
+  stored version still equals ``task.version`` and the status change is allowed by ``schemas.ALLOWED``
+  (terminal states never change). It returns the stored task (version + 1) and emits one event.
+  A lost race raises ``Conflict`` and writes nothing; callers re-read and decide again (``mutate`` does this).
+- ``wait`` returns once the task's version exceeds ``after_version`` or ``timeout`` passes, whichever comes
+  first; it is driven by the store's own change notification, not by polling.
+- ``events`` returns the recorded events after a version (a bounded history), oldest first.
+- ``list`` is newest first, filtered by status and/or provider, paginated by an opaque cursor.
+- The webhook outbox (``genpulse.tasks.outbox``): the write that makes a task with a ``webhook_url`` terminal
+  also stores its ``Delivery`` (pending, due at once), atomically. ``outbox_due`` lists pending deliveries due
+  by a time, soonest first; ``outbox_put`` is CAS on ``Delivery.version`` (version 0 creates, ``Conflict`` if
+  it exists); ``outbox_get`` raises ``NotFound``; ``outbox_list`` gives a task's deliveries (none: empty list).
+- Every method raises ``NotFound`` for an unknown id and ``ServiceUnavailable`` when the backend is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from genpulse.core.errors import Conflict
+from genpulse.core.schemas import ALLOWED, Task, TaskStatus, now
+from genpulse.tasks.outbox import Delivery
+
+
+class TaskEvent(BaseModel):
+    seq: int
+    task_id: str
+    status: TaskStatus
+    progress: float | None = None
+    at: float
+
+    @classmethod
+    def of(cls, task: Task) -> TaskEvent:
+        return cls(seq=task.version, task_id=task.id, status=task.status, progress=task.progress, at=now())
+
+
+@runtime_checkable
+class TaskStore(Protocol):
+    async def create(self, task: Task) -> tuple[Task, bool]: ...
+
+    async def get(self, task_id: str) -> Task: ...
+
+    async def put(self, task: Task) -> Task: ...
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Task], str | None]: ...
+
+    async def wait(self, task_id: str, after_version: int, timeout: float) -> Task: ...
+
+    async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]: ...
+
+    async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]: ...
+
+    async def outbox_get(self, delivery_id: str) -> Delivery: ...
+
+    async def outbox_put(self, delivery: Delivery) -> Delivery: ...
+
+    async def outbox_list(self, task_id: str) -> list[Delivery]: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def check_transition(stored: Task, new: Task) -> None:
+    """Raise ``Conflict`` unless ``stored -> new`` is a legal change."""
+    if new.status not in ALLOWED[stored.status]:
+        if stored.is_terminal:
+            raise Conflict(f"task {stored.id} is already {stored.status.value}", details={"status": stored.status})
+        raise Conflict(f"task {stored.id}: {stored.status.value} -> {new.status.value} is not allowed")
+
+
+async def mutate(
+    store: TaskStore,
+    task_id: str,
+    change: Callable[[Task], Task | Awaitable[Task | None] | None],
+    tries: int = 20,
+) -> Task | None:
+    """Read, apply ``change``, CAS; retry on a lost race. ``change`` returns None to give up (no write)."""
+    for _ in range(tries):
+        current = await store.get(task_id)
+        proposed = change(current.model_copy(deep=True))
+        if isinstance(proposed, Awaitable):
+            proposed = await proposed
+        if proposed is None:
+            return None
+        try:
+            return await store.put(proposed)
+        except Conflict:
+            latest = await store.get(task_id)
+            if latest.is_terminal or latest.version == proposed.version:
+                raise  # not a lost race: the change itself is illegal
+            continue
+    raise Conflict(f"task {task_id}: too many concurrent updates")
