@@ -32,10 +32,13 @@ class WebhookActor:
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()
 
-    def configure(self, args: AppArgs) -> None:
-        """Adopt a redeployed app's webhook config (a rotated secret, new retry settings, the URL policy)."""
-        self.deliverer.reconfigure(args.webhooks, security=args.security)
+    async def configure(self, args: AppArgs) -> bool:
+        """Adopt a redeployed app's webhook config (a rotated secret, new retry settings, the URL policy).
+
+        Every ingress health check calls this; the same config again changes nothing (returns False)."""
+        changed = self.deliverer.reconfigure(args.webhooks, security=args.security)
         self._ensure_loop()
+        return changed
 
     def _ensure_loop(self) -> None:
         if self._loop is None or self._loop.done():
@@ -43,7 +46,8 @@ class WebhookActor:
 
     async def ping(self) -> dict[str, Any]:
         self._ensure_loop()
-        return {"running": self._loop is not None and not self._loop.done()}
+        running = self._loop is not None and not self._loop.done()
+        return {"running": running, "open_clients": self.deliverer.open_clients}
 
     async def run_once(self) -> int:
         """Deliver what is due now (used by tests and operators; the loop does this on its own)."""

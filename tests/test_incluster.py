@@ -60,6 +60,12 @@ async def test_incluster_client_and_webhook_actor(ray_serve: RaySession, tmp_pat
                 stream = await http.get(f"/v1/tasks/{task.id}/events", headers={"Last-Event-ID": "1"})
             assert waited["status"] == "succeeded" and stream.headers["content-type"].startswith("text/event-stream")
             assert stream.text.count("event: status") >= 2 and '"task":{' in stream.text  # through the Serve proxy
+        from deployments.webhook_actor import start_webhook_actor
+
+        webhooks = start_webhook_actor(args)  # what every ingress health check does
+        for _ in range(20):
+            assert await webhooks.configure.remote(args) is False  # same config: no new client
+        assert (await webhooks.ping.remote())["open_clients"] == 1
         assert [r.answered for r in receiver.received] == [500, 204]
         assert all(r.signature_ok for r in receiver.received)
         assert receiver.accepted[0].headers["webhook-id"] == "msg_" + task.id[4:]

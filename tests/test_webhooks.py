@@ -217,3 +217,37 @@ async def test_a_slow_receiver_does_not_hold_up_the_others() -> None:
             loop.cancel()
             await deliverer.close()
     assert len(slow.received) == 1 and len(fast.received) == 1
+
+
+async def test_the_same_config_again_keeps_the_client_and_the_bound() -> None:
+    """Every ingress health check hands the actor its config: that must not build (and leak) a client each time."""
+    store = MemoryTaskStore()
+    deliverer = WebhookDeliverer(store, config(), security=LOOPBACK)
+    client, slots = deliverer._client, deliverer._slots
+    for _ in range(100):
+        assert deliverer.reconfigure(config(), security=LOOPBACK) is False
+    assert deliverer._client is client and deliverer._slots is slots
+    assert deliverer.open_clients == 1
+    await deliverer.close()
+
+
+async def test_a_replaced_client_is_closed_once_its_attempts_end() -> None:
+    store = MemoryTaskStore()
+    slow = Receiver(SECRET, delay_s=0.5)
+    with serve_asgi(slow) as base:
+        delivery = await finished_task(store, f"{base}/hook")
+        deliverer = WebhookDeliverer(store, config(), security=LOOPBACK)
+        old = deliverer._client
+        assert old is not None
+        attempts = await deliverer._start_due(10)  # one attempt in flight
+        assert deliverer.reconfigure(config(max_concurrent=3), security=LOOPBACK) is True
+        assert deliverer._client is not old and not old.is_closed  # not while an attempt may use it
+        assert deliverer.open_clients == 2
+        await asyncio.gather(*attempts)
+        deadline = time.monotonic() + 10
+        while not old.is_closed:
+            assert time.monotonic() < deadline, "the replaced client was never closed"
+            await asyncio.sleep(0.02)
+        assert deliverer.open_clients == 1
+        assert (await store.outbox_get(delivery.id)).status == DeliveryStatus.delivered
+        await deliverer.close()

@@ -49,17 +49,50 @@ class WebhookDeliverer:
         self._in_flight: set[str] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self._retired: list[httpx.AsyncClient] = []
+        self._closing: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._security = security or SecurityConfig()
         self.reconfigure(config, security=security or SecurityConfig())
 
-    def reconfigure(self, config: WebhooksConfig, *, security: SecurityConfig) -> None:
-        """Apply new settings from the next attempt on (deliveries in flight finish with the old ones)."""
-        self.config = config
+    def reconfigure(self, config: WebhooksConfig, *, security: SecurityConfig) -> bool:
+        """Apply new settings from the next attempt on; returns whether anything changed.
+
+        The same settings again (every ingress health check hands them over) change nothing: no new HTTP
+        client, no new concurrency bound. A replaced client is closed once the attempts that use it end.
+        """
+        if self._client is not None and (config, security) == (self.config, self._security):
+            return False
+        bound_changed = self._client is None or config.max_concurrent != self.config.max_concurrent
+        self.config, self._security = config, security
         self._guard = UrlGuard(security)
         old, self._client = self._client, self._given_client or self._guard.client(follow_redirects=False)
+        if bound_changed:
+            self._slots = asyncio.Semaphore(config.max_concurrent)
         if old is not None and old is not self._client:
-            self._retired.append(old)
-        self._slots = asyncio.Semaphore(config.max_concurrent)
+            self._retire(old)
+        return True
+
+    def _retire(self, client: httpx.AsyncClient) -> None:
+        users = [job for job in self._jobs if not job.done()]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (built outside one): ``close`` closes it
+            self._retired.append(client)
+            return
+        closing = loop.create_task(self._close_after(client, users))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_after(client: httpx.AsyncClient, users: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*users, return_exceptions=True)
+        await client.aclose()
+
+    @property
+    def open_clients(self) -> int:
+        """HTTP clients this deliverer holds open (1, plus replaced ones still finishing attempts)."""
+        retired = [c for c in self._retired if not c.is_closed]
+        return int(self._client is not None and not self._client.is_closed) + len(retired) + len(self._closing)
 
     async def run_once(self, limit: int = 500) -> int:
         """Attempt every delivery due now that is not already in flight, and wait for those attempts."""
@@ -156,7 +189,7 @@ class WebhookDeliverer:
     async def close(self) -> None:
         for job in list(self._jobs):
             job.cancel()
-        await asyncio.gather(*self._jobs, return_exceptions=True)
+        await asyncio.gather(*self._jobs, *self._closing, return_exceptions=True)
         for client in [*self._retired, self._client]:
             if client is not None:
                 await client.aclose()
