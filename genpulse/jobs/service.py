@@ -32,6 +32,11 @@ log = logging.getLogger("genpulse.jobs.service")
 Check = Callable[[], Awaitable[object]]
 
 
+def _consume(done: asyncio.Future[object]) -> None:
+    if not done.cancelled():
+        done.exception()
+
+
 @dataclass
 class TaskService:
     args: AppArgs
@@ -189,9 +194,19 @@ class TaskService:
         """Run every check; returns ``{name: "ok" | error}``."""
 
         async def one(check: Check) -> str:
+            # Its own task, whose outcome is always retrieved: a probe that disconnects cancels us, and a check
+            # that ends with an error while being cancelled must not be logged as "never retrieved".
+            running = asyncio.ensure_future(check())
+            running.add_done_callback(_consume)
             try:
-                await asyncio.wait_for(check(), timeout=5)
+                await asyncio.wait_for(asyncio.shield(running), timeout=5)
                 return "ok"
+            except TimeoutError:
+                running.cancel()
+                return "TimeoutError: no answer in 5 s"
+            except asyncio.CancelledError:
+                running.cancel()
+                raise
             except Exception as exc:
                 return f"{type(exc).__name__}: {exc}"[:300]
 
