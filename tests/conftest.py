@@ -11,10 +11,14 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from genpulse.tasks import TaskStore
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -88,6 +92,26 @@ def redis_url(redis_server: str) -> Iterator[str]:
 
     redis.Redis.from_url(redis_server).flushdb()
     yield redis_server
+
+
+@pytest.fixture(params=["memory", "redis", pytest.param("actor", marks=pytest.mark.ray)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[TaskStore]:
+    """Each TaskStore implementation in turn (the store and outbox contracts): memory, real Redis, the Ray actor."""
+    if request.param == "memory":
+        from genpulse.tasks.memory_store import MemoryTaskStore
+
+        s: TaskStore = MemoryTaskStore(event_history=16)
+    elif request.param == "redis":
+        from genpulse.tasks.redis_store import RedisTaskStore
+
+        s = RedisTaskStore(request.getfixturevalue("redis_url"), event_history=16)
+    else:
+        request.getfixturevalue("ray_serve")
+        from genpulse.tasks.actor_store import ActorTaskStore
+
+        s = ActorTaskStore.connect(f"contract-{os.urandom(4).hex()}", event_history=16)
+    yield s
+    await s.close()
 
 
 class RaySession:

@@ -8,19 +8,19 @@ from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import TaskStatus, now
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryStatus, message_id
-from tests.test_store_contract import make, store  # noqa: F401  (the parametrized store fixture)
+from tests.support.tasks import make
 
 HOOK = "https://hooks.example.com/genpulse"
 
 
-async def _finished(store: TaskStore, url: str | None = HOOK, status: TaskStatus = TaskStatus.succeeded):  # noqa: F811
+async def _finished(store: TaskStore, url: str | None = HOOK, status: TaskStatus = TaskStatus.succeeded):
     task, _ = await store.create(make().model_copy(update={"webhook_url": url}))
     running = await store.put(task.model_copy(update={"status": TaskStatus.running}))
     assert await store.outbox_list(task.id) == []
     return await store.put(running.model_copy(update={"status": status, "result": {"assets": []}}))
 
 
-async def test_terminal_write_enqueues_one_delivery(store: TaskStore) -> None:  # noqa: F811
+async def test_terminal_write_enqueues_one_delivery(store: TaskStore) -> None:
     before = now()
     done = await _finished(store)
     (delivery,) = await store.outbox_list(done.id)
@@ -32,14 +32,14 @@ async def test_terminal_write_enqueues_one_delivery(store: TaskStore) -> None:  
     assert await store.outbox_get(delivery.id) == delivery
 
 
-async def test_no_delivery_without_url_or_before_terminal(store: TaskStore) -> None:  # noqa: F811
+async def test_no_delivery_without_url_or_before_terminal(store: TaskStore) -> None:
     done = await _finished(store, url=None, status=TaskStatus.failed)
     assert await store.outbox_list(done.id) == []
     with pytest.raises(NotFound):
         await store.outbox_get(message_id(done.id))
 
 
-async def test_outbox_put_is_compare_and_set(store: TaskStore) -> None:  # noqa: F811
+async def test_outbox_put_is_compare_and_set(store: TaskStore) -> None:
     done = await _finished(store, status=TaskStatus.canceled)
     (d,) = await store.outbox_list(done.id)
     delivered = await store.outbox_put(d.model_copy(update={"status": DeliveryStatus.delivered, "due_at": None}))
@@ -52,7 +52,7 @@ async def test_outbox_put_is_compare_and_set(store: TaskStore) -> None:  # noqa:
         await store.outbox_put(d.model_copy(update={"version": 0}))
 
 
-async def test_due_is_ordered_limited_and_timed(store: TaskStore) -> None:  # noqa: F811
+async def test_due_is_ordered_limited_and_timed(store: TaskStore) -> None:
     base = now() + 1000  # later than anything other tests left due
     made = []
     for offset in (30, 10, 20):
@@ -65,7 +65,7 @@ async def test_due_is_ordered_limited_and_timed(store: TaskStore) -> None:  # no
     assert len(first) == 1
 
 
-async def test_delivery_created_by_put_with_version_zero(store: TaskStore) -> None:  # noqa: F811
+async def test_delivery_created_by_put_with_version_zero(store: TaskStore) -> None:
     task, _ = await store.create(make().model_copy(update={"status": TaskStatus.failed, "webhook_url": HOOK}))
     fresh = Delivery.for_task(task)
     stored = await store.outbox_put(fresh)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from genpulse.tasks.redis_store import RedisTaskStore
-from tests.test_store_contract import make
+from tests.support.tasks import make
 
 
 async def test_more_concurrent_calls_than_connections_all_succeed(redis_url: str) -> None:

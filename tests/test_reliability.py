@@ -20,46 +20,16 @@ from typing import Any
 import httpx
 import pytest
 
-from genpulse.core.config import AppArgs
 from genpulse.core.schemas import TaskRequest, TaskStatus
-from genpulse.wiring.in_process import LocalRuntime, build_local
+from genpulse.wiring.in_process import LocalRuntime
 from tests.conftest import free_port, wait_for
-from tests.vendors.kling import KlingState, build_app
-from tests.vendors.metered import Metered, max_per_second
-from tests.vendors.server import serve_asgi
-
-AK, SK = "ak-reliability", "sk-reliability"
-VIDEO = {"prompt": "a fox running through snow", "duration": 5}
-
-
-class Vendor:
-    def __init__(self, state: KlingState, metered: Metered, url: str) -> None:
-        self.state, self.metered, self.url = state, metered, url
-
-
-def vendor(fault_rate: float = 0.0, queue_s: float = 0.2, run_s: float = 0.6) -> Iterator[Vendor]:
-    state = KlingState({AK: SK}, queue_s=queue_s, run_s=run_s)
-    metered = Metered(build_app(state), fault_rate=fault_rate)
-    with serve_asgi(metered) as url:
-        state.base_url = url
-        yield Vendor(state, metered, url)
+from tests.support.kling_runtime import AK, SK, VIDEO, Vendor, runtime, vendor
+from tests.vendors.metered import max_per_second
 
 
 @pytest.fixture
 def kling() -> Iterator[Vendor]:
     yield from vendor()
-
-
-def runtime(tmp_path: Path, url: str, **kling: Any) -> LocalRuntime:
-    workers = kling.pop("workers", {})
-    args = AppArgs.load(
-        {
-            "storage": {"path": str(tmp_path / "data")},
-            "workers": {"backoff_base_s": 0.05, "backoff_max_s": 0.5, **workers},
-            "providers": {"kling": {"base_url": url, "access_key": AK, "secret_key": SK, **kling}},
-        }
-    )
-    return build_local(args)
 
 
 async def run_all(rt: LocalRuntime, n: int, timeout: float = 120, **request: Any) -> list:

@@ -1,50 +1,19 @@
-"""The TaskStore contract, run against every implementation: memory, the Ray actor, and a real redis-server."""
+"""The TaskStore contract, run against every implementation: memory, the Ray actor, and a real redis-server
+(the parametrized `store` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from genpulse.core.errors import Conflict, NotFound
-from genpulse.core.schemas import Task, TaskStatus, new_id, now
+from genpulse.core.errors import Conflict, NotFound, ServiceUnavailable
+from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks import TaskStore, mutate
-from genpulse.tasks.memory_store import MemoryTaskStore
-
-BACKENDS = ["memory", "redis", pytest.param("actor", marks=pytest.mark.ray)]
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[TaskStore]:
-    if request.param == "memory":
-        s: TaskStore = MemoryTaskStore(event_history=16)
-    elif request.param == "redis":
-        from genpulse.tasks.redis_store import RedisTaskStore
-
-        s = RedisTaskStore(request.getfixturevalue("redis_url"), event_history=16)
-    else:
-        request.getfixturevalue("ray_serve")
-        from genpulse.tasks.actor_store import ActorTaskStore
-
-        s = ActorTaskStore.connect(f"contract-{os.urandom(4).hex()}", event_history=16)
-    yield s
-    await s.close()
-
-
-def make(provider: str = "diffusers", key: str | None = None, fp: str | None = None) -> Task:
-    return Task(
-        id=new_id("tsk"),
-        provider=provider,
-        task_type="text-to-image",
-        status=TaskStatus.queued,
-        params={"prompt": "x"},
-        created_at=now(),
-        idempotency_key=key,
-        fingerprint=fp,
-    )
+from tests.conftest import free_port
+from tests.support.tasks import make
 
 
 async def test_create_get_roundtrip(store: TaskStore) -> None:
@@ -156,4 +125,17 @@ async def test_list_filters_and_paginates(store: TaskStore) -> None:
 
 
 async def test_ping(store: TaskStore) -> None:
-    await store.ping()
+    assert await store.ping() is None  # up: answers, with nothing
+    task, _ = await store.create(make())
+    assert await store.ping() is None and await store.get(task.id) == task  # and leaves the data alone
+
+
+async def test_ping_raises_service_unavailable_while_redis_is_down() -> None:
+    from genpulse.tasks.redis_store import RedisTaskStore
+
+    store = RedisTaskStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        with pytest.raises(ServiceUnavailable, match="redis unavailable"):
+            await store.ping()
+    finally:
+        await store.close()

@@ -6,6 +6,7 @@ The vendor is the Kling imitation (errors injected by code); the store is the Me
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 
 from genpulse.core.schemas import Task, TaskRequest, TaskStatus, now
 from genpulse.jobs.task_worker import TaskWorker
-from tests.test_reliability import VIDEO, Vendor, runtime, vendor
+from genpulse.wiring.in_process import LocalRuntime
+from tests.support.kling_runtime import VIDEO, Vendor, runtime, vendor
 
 
 @pytest.fixture
@@ -27,17 +29,50 @@ async def submit(rt, **extra) -> Task:  # type: ignore[no-untyped-def]
     return task
 
 
+class Recorded:
+    """The worker's clock and jitter source: real time, and a fixed draw; each draw notes the clock reading it
+    was made after (the worker computes a backoff right after reading its clock)."""
+
+    def __init__(self, draw: float) -> None:
+        self.draw, self.last = draw, 0.0
+        self.draws_at: list[float] = []
+
+    def clock(self) -> float:
+        self.last = time.time()
+        return self.last
+
+    def rng(self) -> float:
+        self.draws_at.append(self.last)
+        return self.draw
+
+
+def recorded_worker(rt: LocalRuntime, recorded: Recorded) -> None:
+    """Replace the runtime's Kling worker by one that reads ``recorded``'s clock and draws from its rng."""
+    old = rt.workers["kling"][0]
+    worker = TaskWorker(
+        old.name, old.provider, old.store, old.storage, old.runner, old.config, clock=recorded.clock, rng=recorded.rng
+    )
+    rt.workers["kling"][:] = [worker]
+
+
 async def test_retryable_error_backs_off_then_succeeds(tmp_path: Path, kling: Vendor) -> None:
     rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"backoff_base_s": 0.3})
+    recorded = Recorded(draw=0.25)
+    recorded_worker(rt, recorded)
     kling.state.errors.append("5000")  # the first submit gets a vendor 500
     task = await submit(rt)
     requeued = await rt.service.store.wait(task.id, after_version=2, timeout=5)
     assert requeued.status == TaskStatus.queued and requeued.not_before is not None
     assert requeued.error and requeued.error.type == "provider_server_error"
-    assert 0.15 <= requeued.not_before - now() <= 0.3  # equal jitter: between half and all of the base
+    (settled_at,) = recorded.draws_at  # one backoff was drawn, when the failed attempt settled
+    # equal jitter after attempt 1: half the base, plus the draw times the other half (0.15 + 0.25 * 0.15)
+    assert requeued.not_before == pytest.approx(settled_at + 0.1875, abs=1e-6)
     done = await rt.service.get(task.id, wait=10)
     assert done.status == TaskStatus.succeeded and done.attempts == 2 and done.error is None
     assert len(kling.state.jobs) == 1
+    assert len(recorded.draws_at) == 1  # the success drew no further backoff
+    failed_submit, retried_submit = kling.metered.calls[:2]
+    assert failed_submit <= settled_at < requeued.not_before <= retried_submit  # the retry waited out the backoff
 
 
 async def test_permanent_error_fails_at_once(tmp_path: Path, kling: Vendor) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import time
 
 import pytest
 
-from genpulse.core.errors import NotFound
+from genpulse.core.errors import NotFound, ServiceUnavailable
 from genpulse.media.storage import Storage
+from genpulse.media.storage.local_storage import LocalStorage
+from genpulse.media.storage.s3_storage import S3Storage
 from tests.storage.media import png
 
 
@@ -63,4 +66,11 @@ def test_expired_lists_assets_created_before_the_cutoff(storage: Storage) -> Non
 
 
 def test_ping(storage: Storage) -> None:
-    storage.ping()
+    assert storage.ping() is None  # up: answers, with nothing
+    if isinstance(storage, S3Storage):
+        storage._client.delete_bucket(Bucket=storage.bucket)  # the bucket is gone
+    else:
+        assert isinstance(storage, LocalStorage)
+        shutil.rmtree(storage.root / "assets")  # the asset directory is gone
+    with pytest.raises(ServiceUnavailable):
+        storage.ping()
