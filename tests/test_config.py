@@ -37,7 +37,7 @@ def test_secrets_never_appear_in_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENPULSE_PROVIDERS__KLING__SECRET_KEY", "super-secret-value")
     args = AppArgs.load({})
     assert "super-secret-value" not in repr(args)
-    assert "super-secret-value" not in str(args.public_dict())
+    assert "super-secret-value" not in str(args.model_dump(mode="json"))
 
 
 @pytest.mark.parametrize(

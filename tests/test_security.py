@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from genpulse.core.config import AppArgs, SecurityConfig
 from genpulse.core.errors import InvalidRequest
-from genpulse.core.url_guard import UrlGuard, check_url, forbidden_reason
+from genpulse.core.url_guard import UrlGuard, forbidden_reason
 from tests.vendors.server import serve_asgi
 
 BLOCKED = [
@@ -46,14 +46,14 @@ BLOCKED = [
 @pytest.mark.parametrize("host", BLOCKED)
 def test_private_and_special_targets_are_refused(host: str) -> None:
     with pytest.raises(InvalidRequest) as info:
-        check_url(f"https://{host}/image.png", field="params.image")
+        UrlGuard().check(f"https://{host}/image.png", field="params.image")
     assert info.value.details["field"] == "params.image"
     assert "ALLOW_PRIVATE_URLS" in info.value.message
 
 
 @pytest.mark.parametrize("url", ["https://8.8.8.8/a.png", "https://[2606:4700:4700::1111]:8443/a.png"])
 def test_public_addresses_pass(url: str) -> None:
-    assert check_url(url) == url
+    assert UrlGuard().check(url) == url
 
 
 @pytest.mark.parametrize(
@@ -70,11 +70,11 @@ def test_public_addresses_pass(url: str) -> None:
 )
 def test_bad_urls_are_refused_with_a_reason(url: str, reason: str) -> None:
     with pytest.raises(InvalidRequest, match=reason):
-        check_url(url)
+        UrlGuard().check(url)
 
 
 def test_allow_private_and_allowed_networks() -> None:
-    assert check_url("https://127.0.0.1/x", allow_private=True)
+    assert UrlGuard(SecurityConfig(allow_private_urls=True)).check("https://127.0.0.1/x")
     guard = UrlGuard(SecurityConfig(allowed_networks=["10.0.0.0/8"]))
     assert guard.check("https://10.9.8.7/x")
     with pytest.raises(InvalidRequest):

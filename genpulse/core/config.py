@@ -2,8 +2,8 @@
 
 Every field can be overridden from the environment with the prefix ``GENPULSE_`` and ``__`` between nested
 names (``GENPULSE_STORE__URL``, ``GENPULSE_PROVIDERS__KLING__ACCESS_KEY``). The environment wins over the
-``args:`` block; the two are merged field by field. Secrets are ``SecretStr``: they print as ``**********``
-and are never dumped in plain text by ``public_dict``.
+``args:`` block; the two are merged field by field. Secrets are ``SecretStr``: they print and dump (also
+``model_dump(mode="json")``) as ``**********``.
 """
 
 from __future__ import annotations
@@ -353,7 +353,3 @@ class AppArgs(BaseSettings):
 
     def provider(self, name: str) -> ProviderConfig:
         return self.providers.get(name) or ProviderConfig()
-
-    def public_dict(self) -> dict[str, Any]:
-        """A dump safe to log or show: secrets masked."""
-        return self.model_dump(mode="json")

@@ -26,8 +26,9 @@ class TaskStatus(StrEnum):
 
 TERMINAL = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.canceled})
 
-# The status machine of ARCHITECTURE §3. `running -> queued` is a retry backoff or a released lease;
-# `failed -> queued` is only reachable through the explicit retry endpoint (TaskStore.reopen).
+# The status machine (docs/architecture.md, "The flow of one task"). `running -> queued` is a retry backoff or a
+# released lease. Terminal states are final: the retry endpoint re-runs a failed or canceled task as a new task
+# with `retry_of` set.
 ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.queued: frozenset({TaskStatus.queued, TaskStatus.running, *TERMINAL}),
     TaskStatus.running: frozenset({TaskStatus.running, TaskStatus.queued, *TERMINAL}),

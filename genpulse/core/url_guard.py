@@ -9,7 +9,7 @@ unspecified addresses are refused, also in IPv6 and in the IPv6 forms that embed
 
 API:
 - ``UrlGuard(config).check(url)`` / ``await ...check_async(url)``: the URL back, or ``InvalidRequest`` with
-  ``details = {"field": ..., "reason": ...}``. ``check_url(url, allow_private=False)`` is the one-call form.
+  ``details = {"field": ..., "reason": ...}``.
 - ``UrlGuard(config).client(**httpx_kwargs)``: an ``httpx.AsyncClient`` whose transport re-checks the scheme of
   every request (so every redirect hop) and checks the resolved addresses of every new connection, then
   connects to the address it checked (no second DNS lookup that a rebinding attack could answer differently).
@@ -123,11 +123,6 @@ class UrlGuard:
         transport_keys = ("verify", "cert", "http1", "http2", "limits", "retries", "socket_options")
         transport_kwargs = {k: kwargs.pop(k) for k in transport_keys if k in kwargs}
         return httpx.AsyncClient(transport=self.transport(**transport_kwargs), trust_env=False, **kwargs)
-
-
-def check_url(url: str, allow_private: bool = False, *, field: str = "url") -> str:
-    """Check one user-supplied URL under the default policy (https only); returns it or raises InvalidRequest."""
-    return UrlGuard(SecurityConfig(allow_private_urls=allow_private)).check(url, field)
 
 
 class _GuardedTransport(httpx.AsyncBaseTransport):

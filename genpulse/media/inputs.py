@@ -1,18 +1,26 @@
-"""Image inputs: turn an ``image`` param into what a vendor (or a local step) needs.
+"""Image inputs in task params (image-to-video first frames, reference images), from submit to vendor.
 
 A param may be an asset id (``ast_...``, from ``POST /v1/assets`` or an earlier step), an ``https`` URL
-(SSRF-guarded, see ``genpulse.core.url_guard``), a ``data:image/...;base64,`` URI, or bare base64. ``InputResolver``
-gives back an ``ImageInput``:
+(SSRF-guarded, see ``genpulse.core.url_guard``), a ``data:image/...;base64,`` URI, or bare base64.
 
-- ``want="bytes"``: the bytes and their sniffed content type (URLs are downloaded, streamed and capped);
-- ``want="url"``: a URL the vendor can fetch: the user's URL (checked), or a presigned URL of the asset (inline
-  data is stored as an asset first). Storage that cannot hand out URLs (local without an absolute
-  ``public_base_url``) makes this an ``InvalidRequest`` that says what to configure;
-- ``want="any"``: a URL where there is one without extra work, else bytes.
+- ``ImageRef`` is the param type: it checks that shape at submit time.
+- ``resolve_asset_refs`` replaces every asset id in a task's params by a presigned URL or a data URI before a
+  vendor module sees them; a vendor module then only calls ``split_image`` for the form it must send (URL, raw
+  base64, data URI).
+- ``InputResolver`` turns a param into what a vendor or a local step needs, as an ``ImageInput``:
+
+  - ``want="bytes"``: the bytes and their sniffed content type (URLs are downloaded, streamed and capped);
+  - ``want="url"``: a URL the vendor can fetch: the user's URL (checked), or a presigned URL of the asset (inline
+    data is stored as an asset first). Storage that cannot hand out URLs (local without an absolute
+    ``public_base_url``) makes this an ``InvalidRequest`` that says what to configure;
+  - ``want="any"``: a URL where there is one without extra work, else bytes.
 
 Errors: anything wrong with the input itself (unknown asset, not an image, over ``max_bytes``, bad base64,
 refused or failing URL) is ``InvalidRequest`` naming the field; a URL that is unreachable or answers 5xx is
 ``ServiceUnavailable`` (retryable).
+
+Data URIs: the resolver takes any ``data:[<type>][;k=v...];base64,`` URI and sniffs the bytes; ``ImageRef`` and
+``split_image`` take only the plain ``data:image/<type>;base64,`` form (``_image_data_uri``).
 """
 
 from __future__ import annotations
@@ -22,20 +30,103 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from genpulse.core.errors import InvalidRequest, NotFound, ServiceUnavailable
 from genpulse.core.schemas import Asset
 from genpulse.core.url_guard import UrlGuard
-from genpulse.media.sniff import sniff
+from genpulse.media.sniff import SNIFF_BYTES, sniff
 from genpulse.media.storage import Storage
 
 Want = Literal["bytes", "url", "any"]
+MAX_IMAGE_CHARS = 14_000_000  # about 10 MB of base64
 _ASSET = re.compile(r"^ast_[0-9a-f]{24}$")
+# groups: content type (optional), ``;k=v`` parameters, payload
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,(.*)$", re.S)
+_IMAGE_SUBTYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-")
+
+
+def _image_data_uri(value: str) -> tuple[str, str] | None:
+    """``(content type, payload)`` of a plain ``data:image/<type>;base64,<payload>`` URI (ASCII type, no
+    parameters), the only data URI form ``ImageRef`` and ``split_image`` take; else None."""
+    match = _DATA_URI.match(value)
+    if match is None or match.group(2):
+        return None
+    mime = match.group(1) or ""
+    kind, _, subtype = mime.partition("/")
+    if kind != "image" or not set(subtype) <= _IMAGE_SUBTYPE_CHARS:
+        return None
+    return mime, match.group(3)
+
+
+@dataclass(frozen=True)
+class ImageValue:
+    """An image param in the form a vendor sends it: a URL, or base64 with its content type."""
+
+    url: str | None = None
+    b64: str | None = None
+    mime: str = "image/png"
+
+    @property
+    def data_uri(self) -> str | None:
+        return f"data:{self.mime};base64,{self.b64}" if self.b64 is not None else None
+
+    @property
+    def url_or_data_uri(self) -> str:
+        return self.url or self.data_uri or ""
+
+
+def split_image(value: str) -> ImageValue:
+    if value.startswith("https://") or value.startswith("http://"):
+        return ImageValue(url=value)
+    data_uri = _image_data_uri(value)
+    if data_uri:
+        return ImageValue(b64=data_uri[1].strip(), mime=data_uri[0])
+    return ImageValue(b64=value.strip(), mime=_b64_image_type(value))
+
+
+def _b64_image_type(b64: str) -> str:
+    """The image type ``sniff`` finds in the first bytes of base64 text; ``image/png`` when it finds none."""
+    head = "".join(b64[: SNIFF_BYTES * 2].split())
+    head = head[: min(len(head), (SNIFF_BYTES + 2) // 3 * 4) // 4 * 4]
+    try:
+        content_type = sniff(base64.b64decode(head))
+    except (binascii.Error, ValueError):
+        content_type = None
+    return content_type if content_type and content_type.startswith("image/") else "image/png"
+
+
+def _check(value: str) -> str:
+    value = value.strip()
+    if value.startswith("https://") or _ASSET.match(value):
+        return value
+    if value.startswith("http://"):
+        raise ValueError("image URLs must use https")
+    data_uri = _image_data_uri(value)
+    payload = data_uri[1] if data_uri else value
+    if value.startswith("data:") and not data_uri:
+        raise ValueError("data URIs must look like data:image/<type>;base64,<data>")
+    try:
+        base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not an https URL, a data:image URI or valid base64") from None
+    if not payload:
+        raise ValueError("empty image")
+    return value
+
+
+ImageRef = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=MAX_IMAGE_CHARS,
+        description="An image: an asset id (ast_...), an https URL, a data:image/...;base64 URI, or raw base64.",
+    ),
+    AfterValidator(_check),
+]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from genpulse.core.errors import InvalidRequest, ProviderNotConfigured
-from genpulse.media.image_ref import ImageRef
+from genpulse.media.inputs import ImageRef
 from genpulse.providers.provider import Provider
 
 PLACEHOLDER_ASSET = "ast_" + "0" * 24

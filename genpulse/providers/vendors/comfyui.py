@@ -36,7 +36,7 @@ from genpulse.core.errors import (
     ProviderServerError,
 )
 from genpulse.core.url_guard import UrlGuard
-from genpulse.media.image_ref import split_image
+from genpulse.media.inputs import split_image
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import retry_after, send_json, status_error, transport_error
 from genpulse.providers.vendors.comfyui_events import RunView, Watcher, from_history

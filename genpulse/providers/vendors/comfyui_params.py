@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genpulse.media.image_ref import ImageRef
+from genpulse.media.inputs import ImageRef
 
 _STRICT = ConfigDict(extra="forbid")
 

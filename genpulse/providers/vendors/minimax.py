@@ -33,7 +33,7 @@ from genpulse.core.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
-from genpulse.media.image_ref import ImageRef, split_image
+from genpulse.media.inputs import ImageRef, split_image
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import Classify, send_json
 

@@ -38,7 +38,7 @@ from genpulse.core.errors import (
     ProviderRateLimited,
     ProviderServerError,
 )
-from genpulse.media.image_ref import ImageRef, split_image
+from genpulse.media.inputs import ImageRef, split_image
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import send_json
 from genpulse.providers.request_signing import tc3_sign

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import InvalidRequest, ProviderError, ProviderNotConfigured, ProviderServerError
-from genpulse.media.image_ref import ImageRef, split_image
+from genpulse.media.inputs import ImageRef, split_image
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob
 from genpulse.providers.vendors import volcengine_ark as volc_ark
 from genpulse.providers.vendors import volcengine_visual as volc_visual
