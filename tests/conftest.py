@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -92,6 +92,19 @@ def redis_url(redis_server: str) -> Iterator[str]:
 
     redis.Redis.from_url(redis_server).flushdb()
     yield redis_server
+
+
+@pytest.fixture
+def redis_proc(tmp_path: Path) -> Iterator[Any]:
+    """A redis-server of the test's own, to stop, restart or reconfigure (the session's one stays untouched)."""
+    from tests.support.redis_process import RedisProcess
+
+    proc = RedisProcess(tmp_path)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 @pytest.fixture(params=["memory", "redis", pytest.param("actor", marks=pytest.mark.ray)])

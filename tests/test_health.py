@@ -2,67 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from genpulse.tasks.redis_store import RedisTaskStore
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.harness import local_args, running_app
-
-
-class RedisProcess:
-    def __init__(self, workdir: Path) -> None:
-        self.port, self.workdir = free_port(), workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        wait_for(lambda: _pings(redis.Redis(port=self.port)), 20, message="redis-server")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-def _pings(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
-
-
-@pytest.fixture
-def redis_proc(tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = RedisProcess(tmp_path)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+from tests.support.redis_process import RedisProcess
 
 
 def test_ready_is_503_while_the_store_is_down(tmp_path: Path, redis_proc: RedisProcess) -> None:

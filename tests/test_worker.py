@@ -56,12 +56,15 @@ def recorded_worker(rt: LocalRuntime, recorded: Recorded) -> None:
 
 
 async def test_retryable_error_backs_off_then_succeeds(tmp_path: Path, kling: Vendor) -> None:
-    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"backoff_base_s": 0.3})
+    # no in-place retry of refused submits: the refusal fails the attempt, and the task backs off
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, submit_retry_budget_s=0, workers={"backoff_base_s": 0.3})
     recorded = Recorded(draw=0.25)
     recorded_worker(rt, recorded)
     kling.state.errors.append("5000")  # the first submit gets a vendor 500
     task = await submit(rt)
-    requeued = await rt.service.store.wait(task.id, after_version=2, timeout=5)
+    requeued = await rt.service.store.get(task.id)
+    while requeued.status != TaskStatus.queued or requeued.not_before is None:  # the failed attempt settles
+        requeued = await rt.service.store.wait(task.id, after_version=requeued.version, timeout=5)
     assert requeued.status == TaskStatus.queued and requeued.not_before is not None
     assert requeued.error and requeued.error.type == "provider_server_error"
     (settled_at,) = recorded.draws_at  # one backoff was drawn, when the failed attempt settled
@@ -84,12 +87,22 @@ async def test_permanent_error_fails_at_once(tmp_path: Path, kling: Vendor) -> N
 
 
 async def test_exhausted_attempts_end_failed_with_the_last_error(tmp_path: Path, kling: Vendor) -> None:
-    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"max_attempts": 3})
-    kling.state.errors.extend(["5000", "5000", "1302"])
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, submit_retry_budget_s=0, workers={"max_attempts": 3})
+    kling.state.errors.extend(["5000", "5000", "5001"])
     done = await rt.service.get((await submit(rt)).id, wait=20)
     assert done.status == TaskStatus.failed and done.attempts == 3
-    assert done.error and done.error.type == "provider_rate_limited"
+    assert done.error and done.error.type == "provider_server_error"
     assert not kling.state.jobs
+
+
+async def test_refused_submits_are_retried_in_place_not_as_attempts(tmp_path: Path, kling: Vendor) -> None:
+    """Rate limits and server errors the vendor answers in its own envelope made no job: they are waited out
+    (the limiter backs off) and retried, and the user sees a slow task, not a 429 after three quick tries."""
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"max_attempts": 3})
+    kling.state.errors.extend(["1302", "1302", "1302", "5000", "5001"])
+    done = await rt.service.get((await submit(rt)).id, wait=60)
+    assert done.status == TaskStatus.succeeded and done.attempts == 1, done.error
+    assert len(kling.state.jobs) == 1 and not kling.state.errors
 
 
 async def test_reconcile_adopts_orphans_and_respects_live_leases(tmp_path: Path, kling: Vendor) -> None:

@@ -258,6 +258,18 @@ class ProviderConfig(BaseModel):
     group_id: str | None = Field(
         None, description="MiniMax GroupId, for older keys that need it on /v1/files/retrieve; unset otherwise."
     )
+    submit_retry_budget_s: float = Field(
+        120,
+        ge=0,
+        description="How long a submit the vendor refused with a server error is retried in place (with backoff) "
+        "before the attempt fails; rate-limit refusals are waited out until the task's deadline.",
+    )
+    resubmit_when_unsure: bool = Field(
+        False,
+        description="Submit again when a submit's outcome is unknown (lost reply, worker died) and the vendor "
+        "cannot be asked; off: such a task fails with `submit_outcome_unknown` instead of risking a second "
+        "paid job.",
+    )
 
 
 class Placement(BaseModel):

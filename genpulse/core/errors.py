@@ -23,6 +23,7 @@ enter, into one of these. The HTTP layer maps them to responses in one place (``
         ├── ProviderServerError             5xx / transport failure (retryable)
         ├── ProviderTimeout                 no answer in time, or the task deadline passed (retryable)
         ├── MalformedReply                  reply we cannot parse, unknown status (permanent)
+        ├── SubmitOutcomeUnknown            the vendor may have the job, we cannot find it (permanent, never paid twice)
         └── ExecutionError                  local execution failed (diffusion, pipeline step)
 """
 
@@ -145,6 +146,10 @@ class ProviderTimeout(ProviderError):
 
 class MalformedReply(ProviderError):
     type = "malformed_reply"
+
+
+class SubmitOutcomeUnknown(ProviderError):
+    type = "submit_outcome_unknown"
 
 
 class ExecutionError(ProviderError):

@@ -128,6 +128,9 @@ class Task(TaskPublic):
     idempotency_key: str | None = None
     fingerprint: str | None = None
     owner: str | None = Field(None, description="Worker holding the lease.")
+    submit_pending: bool = Field(
+        False, description="A vendor submit may be in flight (set before it, cleared by the job id's checkpoint)."
+    )
     lease_expires_at: float | None = None
     not_before: float | None = Field(None, description="Retry backoff: do not start before this time.")
 

@@ -15,12 +15,27 @@ from genpulse.core.schemas import Task
 from genpulse.media.storage import Storage
 
 
+class LeaseLost(Exception):
+    """The task is no longer this worker's (another owner leased it, or it ended): stop touching it."""
+
+
 class RunContext(Protocol):
+    """What a runner may do to its task. Each write is refused with ``LeaseLost`` once the task is not ours.
+
+    ``owner`` names the worker; ``abandoned`` turns true when the task was taken over by another owner (the
+    runner is then cancelled and must leave the vendor job alone: the new owner polls it)."""
+
     storage: Storage
+    owner: str
+    abandoned: bool
 
     async def progress(self, value: float) -> None: ...
 
-    async def checkpoint(self, provider_task_id: str | None) -> None: ...
+    async def submitting(self) -> None:
+        """Record "a submit is in flight" before the vendor hears of it (cleared by ``checkpoint``)."""
+
+    async def checkpoint(self, provider_task_id: str | None) -> None:
+        """Record the vendor's job id (None: there is none); clears the submit-in-flight mark."""
 
 
 class Runner(Protocol):

@@ -23,27 +23,29 @@ from genpulse.core import metrics
 from genpulse.core.config import WorkersConfig
 from genpulse.core.errors import Conflict, ExecutionError, GenPulseError, NotFound, ProviderTimeout
 from genpulse.core.schemas import Task, TaskError, TaskStatus
-from genpulse.jobs.runners import Runner
+from genpulse.jobs.runners import LeaseLost, Runner
 from genpulse.media.storage import Storage
 from genpulse.tasks import TaskStore, mutate
 
 log = logging.getLogger("genpulse.jobs.task_worker")
 
 
-class LeaseLost(Exception):
-    pass
-
-
 class _Context:
     def __init__(self, worker: TaskWorker, task_id: str) -> None:
-        self.storage = worker.storage
+        self.storage, self.owner, self.abandoned = worker.storage, worker.name, False
         self._worker, self._id = worker, task_id
 
     async def progress(self, value: float) -> None:
         await self._worker._owned_update(self._id, lambda t: setattr(t, "progress", max(0.0, min(100.0, value))))
 
+    async def submitting(self) -> None:
+        await self._worker._owned_update(self._id, lambda t: setattr(t, "submit_pending", True))
+
     async def checkpoint(self, provider_task_id: str | None) -> None:
-        await self._worker._owned_update(self._id, lambda t: setattr(t, "provider_task_id", provider_task_id))
+        def record(t: Task) -> None:
+            t.provider_task_id, t.submit_pending = provider_task_id, False
+
+        await self._worker._owned_update(self._id, record)
 
 
 class TaskWorker:
@@ -143,12 +145,13 @@ class TaskWorker:
             self._count(task)
         if task is None or task.status != TaskStatus.running:
             return
-        renew = asyncio.create_task(self._renew(task_id, asyncio.current_task()))
+        ctx = _Context(self, task_id)
+        renew = asyncio.create_task(self._renew(task_id, asyncio.current_task(), ctx))
         result: dict[str, Any] | None = None
         error: GenPulseError | None = None
         try:
             remaining = (task.deadline_at or float("inf")) - self._clock()
-            result = await asyncio.wait_for(self.runner.run(task, _Context(self, task_id)), timeout=remaining)
+            result = await asyncio.wait_for(self.runner.run(task, ctx), timeout=remaining)
         except TimeoutError:
             error = ProviderTimeout("task deadline passed", retryable=False)
         except LeaseLost:
@@ -233,7 +236,7 @@ class TaskWorker:
         handle = loop.call_later(max(0.0, delay), fire)
         self._timers.add(handle)
 
-    async def _renew(self, task_id: str, job: asyncio.Task[Any] | None) -> None:
+    async def _renew(self, task_id: str, job: asyncio.Task[Any] | None, ctx: _Context) -> None:
         every = self.config.lease_ttl_s / 3
         while True:
             await asyncio.sleep(every)
@@ -242,6 +245,9 @@ class TaskWorker:
                     task_id, lambda t: setattr(t, "lease_expires_at", self._clock() + self.config.lease_ttl_s)
                 )
             except LeaseLost:
+                ctx.abandoned = True  # taken over: the new owner polls the vendor job, so leave it alone ...
+                with contextlib.suppress(Exception):  # ... unless a user canceled the task: then cancel the job
+                    ctx.abandoned = (await self.store.get(task_id)).status != TaskStatus.canceled
                 if job is not None:
                     job.cancel()
                 return

@@ -7,7 +7,12 @@ implements ``submit`` and ``poll`` (and ``cancel`` where the vendor allows it). 
   (``genpulse.providers.http`` translates transport errors and HTTP statuses), and translate the reply.
   Every vendor error is raised as a ``ProviderError`` subclass, marked retryable or not.
 - ``submit`` returns a ``VendorJob`` carrying the vendor's job id. Synchronous vendors (OpenAI images) return
-  a finished job with its outputs and a synthetic id; a worker never polls a terminal job.
+  a finished job with its outputs and a synthetic id; a worker never polls a terminal job. ``ref`` is our id
+  for the job (the task id): a vendor that lets the client choose an id (Kling ``external_task_id``,
+  ComfyUI ``prompt_id``) takes it as a keyword argument, sends it and sets ``finds_by_ref``; ``find(ref)``
+  then returns the job the vendor holds under it, or None when it surely holds none. That is how a submit
+  whose outcome we did not see (the worker died, the reply was a bare 504, the store could not record the
+  job id) is reconciled instead of being sent again.
 - ``poll`` maps every documented vendor status explicitly; an unknown status raises ``MalformedReply``.
   A vendor-side failure returns ``state=failed`` with ``error`` set (the job ended; whether the task retries
   with a new submission is ``error.retryable``).
@@ -65,6 +70,8 @@ class CloudProvider(Provider):
     default_base_url: ClassVar[str] = ""
     #: credentials that must be present for ``is_configured``
     required_credentials: ClassVar[tuple[str, ...]] = ("api_key",)
+    #: whether ``submit`` sends ``ref`` as the vendor's client-chosen job id and ``find`` looks jobs up by it
+    finds_by_ref: ClassVar[bool] = False
 
     def __init__(self, args: AppArgs) -> None:
         super().__init__(args)
@@ -82,16 +89,23 @@ class CloudProvider(Provider):
         if value is None:
             from genpulse.core.errors import ProviderAuthError
 
-            raise ProviderAuthError(
-                f"{self.name}: {name} is not configured (GENPULSE_PROVIDERS__{self.name.upper()}__{name.upper()})"
+            raise ProviderAuthError(  # raised before any request: the vendor surely has no job
+                f"{self.name}: {name} is not configured (GENPULSE_PROVIDERS__{self.name.upper()}__{name.upper()})",
+                details={"refused": True},
             )
         return value.get_secret_value()
 
     def limits(self) -> dict[str, Any]:
         return {"timeout_s": self.config.timeout_s}
 
-    async def submit(self, client: httpx.AsyncClient, task_type: str, params: BaseModel) -> VendorJob:
+    async def submit(
+        self, client: httpx.AsyncClient, task_type: str, params: BaseModel, *, ref: str | None = None
+    ) -> VendorJob:
         raise NotImplementedError
+
+    async def find(self, client: httpx.AsyncClient, task_type: str, ref: str) -> VendorJob | None:
+        """The job the vendor holds under our ``ref``, or None if it holds none (only where ``finds_by_ref``)."""
+        raise NotImplementedError(f"{self.name} cannot look jobs up by a client-chosen id")
 
     async def poll(self, client: httpx.AsyncClient, task_type: str, job_id: str) -> VendorJob:
         raise NotImplementedError

@@ -5,6 +5,12 @@
 or None to fall back to the generic mapping). Transport errors become ``ProviderServerError`` (retryable) or
 ``ProviderTimeout`` with ``details["request_sent"]`` saying whether the vendor may have received the request;
 a body that is not JSON becomes ``MalformedReply``.
+
+Every error raised here also says whether the vendor surely refused the request (``refused``): a reply in the
+vendor's own error envelope (``classify`` recognised it: a documented code, rate limit or server error alike),
+a request that never left, or an error status that proxies do not invent (4xx but 408). Anything else — a bare
+502/503/504 or 408, a read timeout, a reset connection, an unreadable 2xx — may hide a job the vendor created:
+the vendor runner never resubmits after one of those without asking the vendor first.
 """
 
 from __future__ import annotations
@@ -29,6 +35,19 @@ from genpulse.core.errors import (
 Classify = Callable[[int, Any], GenPulseError | None]
 
 
+def mark(exc: GenPulseError, *, refused: bool) -> GenPulseError:
+    """Record on ``exc`` whether the vendor surely refused the request (see the module docstring)."""
+    details = exc.details if isinstance(exc.details, dict) else ({} if exc.details is None else {"info": exc.details})
+    exc.details = {**details, "refused": refused}
+    return exc
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether ``exc`` proves the vendor did not take the request (only errors marked so by ``mark``)."""
+    details = getattr(exc, "details", None)
+    return isinstance(details, dict) and details.get("refused") is True
+
+
 def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -40,7 +59,7 @@ def retry_after(response: httpx.Response) -> float | None:
 def transport_error(provider: str, method: str, url: str, exc: httpx.HTTPError) -> GenPulseError:
     """A request that got no reply. ``details.request_sent`` tells whether the vendor may have received it."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    details = {"request_sent": not never_sent}
+    details = {"request_sent": not never_sent, "refused": never_sent}
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(f"{provider}: {method} {url}: timed out ({type(exc).__name__})", details=details)
     return ProviderServerError(f"{provider}: {method} {url}: {type(exc).__name__}: {exc}", details=details)
@@ -84,13 +103,16 @@ async def send_json(
     except ValueError:
         body = response.text
         if response.is_success:
-            raise MalformedReply(f"{provider}: {method} {url}: reply is not JSON: {body[:200]!r}") from None
+            error = MalformedReply(f"{provider}: {method} {url}: reply is not JSON: {body[:200]!r}")
+            raise mark(error, refused=False) from None
     if not response.is_success or classify is not None:
         mapped = classify(response.status_code, body) if classify is not None else None
         if mapped is not None:
             if isinstance(mapped, ProviderRateLimited) and mapped.retry_after is None:
                 mapped.retry_after = retry_after(response)
-            raise mapped
+            raise mark(mapped, refused=True)  # the vendor's own envelope: it answered, and it said no
         if not response.is_success:
-            raise status_error(provider, response.status_code, body, retry_after(response))
+            status = response.status_code
+            error = status_error(provider, status, body, retry_after(response))
+            raise mark(error, refused=status < 500 and status != 408)
     return body

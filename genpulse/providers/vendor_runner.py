@@ -1,15 +1,22 @@
 """VendorRunner: runs one cloud-vendor task through its provider client, its rate limiter and re-hosting.
 
-Per task: take a job slot (held until the vendor job ends) → submit (one request token), checkpoint the vendor
-job id at once → poll on the provider's adaptive schedule (one token per poll) → re-host every output as our
-Asset → return the result. A task that already has a ``provider_task_id`` resumes polling: it is never
-submitted twice. Rules that keep us from paying twice:
+Per task: take a job slot (held until the vendor job ends) → mark the task "submit in flight" in the store →
+submit (one request token) → checkpoint the vendor job id (clearing the mark) → poll on the provider's adaptive
+schedule (one token per poll) → re-host every output as our Asset → return the result. A task that already
+has a ``provider_task_id`` resumes polling. Rules that keep us from paying twice:
 
-- a submit is retryable only when the vendor surely did not accept it (an HTTP error reply, or a connection
-  that never reached it); a submit whose reply was lost (read timeout, reset) fails the task permanently;
-- transient poll errors are retried here, with backoff, without losing the job;
-- a vendor-side failure clears the checkpoint, so a retried task submits a new job;
-- a canceled task cancels its vendor job where the vendor allows it.
+- a submit is sent again only when the vendor surely refused it (its own error envelope, or a request that
+  never left: ``genpulse.providers.http.refused``); refusals are retried in place (rate limits until the
+  deadline, server errors for the provider's ``submit_retry_budget_s``) and do not use up the task's attempts;
+- anything else (a bare 502/504, a read timeout, a lost worker, a store that could not record the job id)
+  leaves the mark, and the submit is reconciled, never blindly repeated: a vendor that looks jobs up by our id
+  (``finds_by_ref``) is asked; otherwise the task fails with ``submit_outcome_unknown`` unless the provider's
+  ``resubmit_when_unsure`` allows a second submit;
+- a checkpoint the store refuses is retried, and offered again on every poll, while the job is polled;
+- transient and garbled poll replies are retried here, with backoff, without losing the job;
+- a job the vendor ran and reported failed is final (it may have been billed): a retry is the user's call;
+- a canceled task cancels its vendor job (also one whose submit was in flight); a task taken over by another
+  worker (lease lost) leaves its job alone: the new owner polls it.
 """
 
 from __future__ import annotations
@@ -25,16 +32,26 @@ import httpx
 from pydantic import BaseModel
 
 from genpulse.core import metrics
-from genpulse.core.errors import GenPulseError, ProviderError, ProviderRateLimited
+from genpulse.core.errors import (
+    ExecutionError,
+    GenPulseError,
+    MalformedReply,
+    ProviderError,
+    ProviderRateLimited,
+    ServiceUnavailable,
+    SubmitOutcomeUnknown,
+)
 from genpulse.core.schemas import Asset, Task
-from genpulse.jobs.runners import RunContext
+from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
+from genpulse.providers.http import refused
 
 log = logging.getLogger("genpulse.vendor")
 
 Rehost = Callable[[VendorOutput], Awaitable[Asset]]
 Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
+CHECKPOINT_TRIES = 4
 
 
 class Limiter(Protocol):
@@ -80,19 +97,29 @@ class VendorRunner:
         await self.limiter.acquire_job(task.id, priority)
         job_id = task.provider_task_id
         job: VendorJob | None = None
+        submitting: asyncio.Future[VendorJob] | None = None
+        recorded = True
         try:
+            if job_id is None and task.submit_pending:  # an earlier attempt's submit may have reached the vendor
+                job = await self._recover_submit(task, None)
+                if job is not None:
+                    job_id = job.job_id
+                    recorded = await self._record(ctx, job_id)
             if job_id is None:
                 if self._prepare is not None:  # e.g. asset ids in image params -> URLs the vendor can fetch
                     params = await self._prepare(params)
-                job = await self._submit(task, params, priority)
+                submitting = asyncio.ensure_future(self._submit(task, params, priority, ctx))
+                job = await asyncio.shield(submitting)  # cancelled meanwhile: we still learn what the vendor made
                 job_id = job.job_id
-                await ctx.checkpoint(job_id)
-            job = await self._poll_until_done(task, job_id, job, ctx, priority)
+                recorded = await self._record(ctx, job_id)
+            job = await self._poll_until_done(task, job_id, job, ctx, priority, recorded)
             if job.state != JobState.succeeded:
                 await ctx.checkpoint(None)  # the vendor job is over: a retry must submit a new one
-                raise job.error or ProviderError(
+                error = job.error or ProviderError(
                     f"{self.provider.name} job {job_id} ended {job.state.value}", provider_code=job.raw_status
                 )
+                error.retryable = False  # the vendor ran it (and may have billed it): the user decides on /retry
+                raise error
             if not job.outputs:
                 raise ProviderError(f"{self.provider.name} job {job_id} succeeded without outputs")
             await ctx.progress(95)
@@ -102,6 +129,12 @@ class VendorRunner:
                     assets.append(await self.rehost(output))
             return {"assets": [a.model_dump(mode="json") for a in assets], "provider_task_id": job_id}
         except asyncio.CancelledError:
+            if ctx.abandoned:  # another worker owns the task now and polls its job: leave the job alone
+                raise
+            if job_id is None and submitting is not None:  # cancelled mid-submit: see what the vendor made
+                with contextlib.suppress(Exception):
+                    job = await asyncio.wait_for(submitting, timeout=self.provider.config.timeout_s + 5)
+                    job_id = job.job_id
             if job_id is not None and (job is None or not job.state.is_terminal):
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._cancel(task, job_id))
@@ -109,7 +142,7 @@ class VendorRunner:
         finally:
             await asyncio.shield(self.limiter.release_job(task.id))
 
-    async def _call(self, call: Callable[[], Awaitable[VendorJob]], op: str) -> VendorJob:
+    async def _call(self, call: Callable[[], Awaitable[VendorJob | None]], op: str) -> Any:
         try:
             async with self._slots:
                 with metrics.timed(metrics.VENDOR_SECONDS, provider=self.provider.name, op=op):
@@ -122,21 +155,106 @@ class VendorRunner:
             metrics.VENDOR_ERRORS.record(1, provider=self.provider.name, op=op, error=metrics.error_class(exc))
             raise
 
-    async def _submit(self, task: Task, params: Any, priority: str) -> VendorJob:
-        await self.limiter.acquire_request(priority)
+    async def _submit(self, task: Task, params: Any, priority: str, ctx: RunContext) -> VendorJob:
+        """Submit until the vendor takes the job. A refusal (the vendor surely made no job) is retried here:
+        rate limits until the deadline, server errors for ``submit_retry_budget_s``. Any other failure may hide
+        a job the vendor made: it is reconciled (``_recover_submit``), never blindly sent again."""
+        ref = task.id if self.provider.finds_by_ref else None
+        started, refusals = self._clock(), 0
+        while True:
+            await self.limiter.acquire_request(priority)
+            await ctx.submitting()  # the store knows a submit may be in flight before the vendor does
+            try:
+                return await self._call(lambda: self._send_submit(task, params, ref), "submit")
+            except Exception as exc:
+                error = exc if isinstance(exc, GenPulseError) else ExecutionError(f"{type(exc).__name__}: {exc}")
+                if not refused(error):
+                    found = await self._recover_submit(task, error)
+                    if found is not None:
+                        return found
+                await self._clear_mark(ctx)
+                if not error.retryable:
+                    raise error from None
+                refusals += 1
+                delay = max(error.retry_after or 0.0, min(30.0, 0.5 * 2**refusals))
+                out_of_budget = self._clock() - started + delay > self.provider.config.submit_retry_budget_s
+                if not isinstance(error, ProviderRateLimited) and out_of_budget:
+                    raise error from None
+                log.info("%s: submit of %s refused (%s), retrying", self.provider.name, task.id, error.type)
+                await self._sleep(delay)
+
+    async def _send_submit(self, task: Task, params: Any, ref: str | None) -> VendorJob:
+        if ref is None:  # vendors without client-chosen ids take no ``ref``
+            return await self.provider.submit(self.client, task.task_type, params)
+        return await self.provider.submit(self.client, task.task_type, params, ref=ref)
+
+    async def _recover_submit(self, task: Task, cause: GenPulseError | None) -> VendorJob | None:
+        """A submit of ``task`` may have reached the vendor (``cause``: what we saw instead of its answer; None:
+        an earlier attempt never recorded the outcome). Returns the vendor's job if it has one; None when it
+        surely has none (a new submit is safe); raises otherwise, never leading to a second paid job."""
+        if self.provider.finds_by_ref:
+            job = await self._find(task)
+            if job is not None:
+                log.info("%s: task %s: found the job the vendor made (%s)", self.provider.name, task.id, job.job_id)
+                return job
+            if cause is not None:
+                raise cause  # the vendor holds no job under our id: nothing was made (retryable or not, as it was)
+            return None
+        if self.provider.config.resubmit_when_unsure:  # the operator accepts paying twice over failing
+            if cause is not None:
+                raise cause
+            return None
+        seen = f"{cause.type}: {cause.message}" if cause is not None else "the worker stopped before the reply"
+        raise SubmitOutcomeUnknown(
+            f"{self.provider.name}: the submit of task {task.id} may have reached the vendor ({seen}); it was not "
+            f"sent again, to avoid paying twice. POST /v1/tasks/{task.id}/retry submits it as a new task.",
+            provider_code=cause.provider_code if cause is not None else None,
+        )
+
+    async def _find(self, task: Task) -> VendorJob | None:
+        for attempt in range(1, MAX_POLL_ERRORS + 1):
+            await self.limiter.acquire_request("high")
+            try:
+                return await self._call(lambda: self.provider.find(self.client, task.task_type, task.id), "find")
+            except GenPulseError as exc:
+                if not exc.retryable or attempt == MAX_POLL_ERRORS:
+                    raise ServiceUnavailable(
+                        f"{self.provider.name}: could not ask the vendor whether task {task.id} was submitted "
+                        f"({exc.type}); will ask again",
+                    ) from None
+                await self._sleep(max(exc.retry_after or 0.0, min(30.0, 0.5 * 2**attempt)))
+        raise AssertionError("unreachable")
+
+    async def _record(self, ctx: RunContext, job_id: str) -> bool:
+        """Checkpoint the job id, retrying store errors a few times; False if the store still refuses (the
+        poll loop keeps trying; the task stays marked "submit in flight", so nobody submits it again)."""
+        for attempt in range(1, CHECKPOINT_TRIES + 1):
+            try:
+                await ctx.checkpoint(job_id)
+                return True
+            except LeaseLost:
+                raise
+            except Exception:
+                log.warning("checkpoint of job %s failed (try %d)", job_id, attempt, exc_info=True)
+                if attempt < CHECKPOINT_TRIES:
+                    await self._sleep(0.2 * 2**attempt)
+        return False
+
+    async def _clear_mark(self, ctx: RunContext) -> None:
         try:
-            return await self._call(lambda: self.provider.submit(self.client, task.task_type, params), "submit")
-        except GenPulseError as exc:
-            if exc.retryable and isinstance(exc.details, dict) and exc.details.get("request_sent"):
-                exc.retryable = False
-                exc.message += " (the vendor may have accepted the job; not resubmitted, to avoid paying twice)"
+            await ctx.checkpoint(None)
+        except LeaseLost:
             raise
+        except Exception:  # the mark stays: the next attempt reconciles instead of submitting blindly
+            log.warning("could not clear the submit mark", exc_info=True)
 
     async def _poll_until_done(
-        self, task: Task, job_id: str, job: VendorJob | None, ctx: RunContext, priority: str
+        self, task: Task, job_id: str, job: VendorJob | None, ctx: RunContext, priority: str, recorded: bool = True
     ) -> VendorJob:
         started, polls, errors = self._clock(), 0, 0
         while job is None or not job.state.is_terminal:
+            if not recorded:  # the store refused the checkpoint so far: keep offering it
+                recorded = await self._record(ctx, job_id)
             if job is not None:
                 if job.progress is not None:
                     await ctx.progress(min(90.0, job.progress))
@@ -146,8 +264,8 @@ class VendorRunner:
                 job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id), "poll")
                 errors = 0
             except GenPulseError as exc:
-                errors += 1
-                if not exc.retryable or errors >= MAX_POLL_ERRORS:
+                errors += 1  # a truncated or garbled reply is retried in place like a transient error
+                if not (exc.retryable or isinstance(exc, MalformedReply)) or errors >= MAX_POLL_ERRORS:
                     raise
                 log.info("%s: poll of %s failed (%s), retrying", self.provider.name, job_id, exc.type)
                 await self._sleep(max(exc.retry_after or 0.0, min(30.0, 0.5 * 2**errors)))

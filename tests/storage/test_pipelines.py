@@ -100,13 +100,14 @@ async def test_image_to_video_on_local_and_s3(kling: KlingState, storage_args: d
 
 async def test_a_step_that_fails_once_is_retried(kling: KlingState, local_storage: Storage, tmp_path: Path) -> None:
     rt = runtime(kling, {"path": str(tmp_path / "data")})
-    kling.errors.append("5000")  # the video step's first submit meets a vendor server error
+    kling.errors.append("5000")  # the video step's first submit meets a vendor server error (a refusal)
     upload = rt.service.storage.put(FRAME, "image/png")
     done = await run(rt, {"image": upload.id})
     assert done.status == TaskStatus.succeeded, done.error
     child = await rt.service.store.get(done.result["steps"][-1]["task_id"])
-    assert child.attempts == 2 and done.attempts == 1
-
+    # the vendor refused it in its own envelope, so no job existed: retried in place, not as a new attempt
+    assert not kling.errors and child.attempts == 1 and done.attempts == 1
+    assert len([r for r in kling.requests if r["path"] == "videos/image2video"]) == 1
 
 async def test_a_failed_step_fails_the_pipeline(kling: KlingState, tmp_path: Path) -> None:
     rt = runtime(kling, {"path": str(tmp_path / "data")})

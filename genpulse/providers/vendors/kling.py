@@ -5,6 +5,8 @@ before expiry). Every reply is ``{"code", "message", "request_id", "data"}``; ``
 by ``_ERRORS``. Jobs: create ``POST /v1/{kind}`` → ``data.task_id``; query ``GET /v1/{kind}/{task_id}``;
 ``data.task_status`` ``submitted | processing | succeed | failed``. Outputs: ``data.task_result.images[].url``
 or ``.videos[].url``. Kling has no cancel API. Config: ``access_key``, ``secret_key``, ``base_url``.
+Every submit carries our task id as ``external_task_id``, and the query endpoint accepts it in place of the
+task id: a submit whose reply was lost is found (``find``) instead of being sent again.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class KlingProvider(CloudProvider):
     description = "Kling AI (可灵): images, text-to-video and image-to-video."
     default_base_url = "https://api-singapore.klingai.com"
     required_credentials = ("access_key", "secret_key")
+    finds_by_ref = True
 
     def __init__(self, args: AppArgs, clock: Callable[[], float] = time.time) -> None:
         super().__init__(args)
@@ -169,14 +172,32 @@ class KlingProvider(CloudProvider):
             raise MalformedReply(f"kling: {method} {path}: no `data` object in {str(reply)[:200]}")
         return reply["data"]
 
-    async def submit(self, client: httpx.AsyncClient, task_type: str, params: BaseModel) -> VendorJob:
+    async def submit(
+        self, client: httpx.AsyncClient, task_type: str, params: BaseModel, *, ref: str | None = None
+    ) -> VendorJob:
         path, _ = _PATHS[task_type]
-        data = await self._call(client, "POST", path, _request_body(params))
+        body = _request_body(params)
+        if ref is not None:
+            body["external_task_id"] = ref
+        data = await self._call(client, "POST", path, body)
         task_id = data.get("task_id")
         if not isinstance(task_id, str | int) or not str(task_id):
             raise MalformedReply(f"kling: create reply has no task_id: {str(data)[:200]}")
         if "task_status" not in data:
             return VendorJob(str(task_id), JobState.queued)
+        return self._job(str(task_id), data, task_type)
+
+    async def find(self, client: httpx.AsyncClient, task_type: str, ref: str) -> VendorJob | None:
+        path, _ = _PATHS[task_type]
+        try:
+            data = await self._call(client, "GET", f"{path}/{ref}")
+        except ProviderInvalidInput as exc:
+            if exc.provider_code == "1203":  # "requested resource does not exist": no job under our id
+                return None
+            raise
+        task_id = data.get("task_id")
+        if not isinstance(task_id, str | int) or not str(task_id):
+            raise MalformedReply(f"kling: query by external_task_id has no task_id: {str(data)[:200]}")
         return self._job(str(task_id), data, task_type)
 
     async def poll(self, client: httpx.AsyncClient, task_type: str, job_id: str) -> VendorJob:
