@@ -256,7 +256,7 @@ async def test_visual_auth_failures(env: Env) -> None:
     [
         (50411, ContentModerated, False),
         (50412, ContentModerated, False),
-        (50511, ContentModerated, True),
+        (50511, ContentModerated, False),  # moderation is never retryable (issue 12)
         (50429, ProviderRateLimited, True),
         (50430, ProviderRateLimited, True),
         (50500, ProviderServerError, True),

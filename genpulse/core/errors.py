@@ -122,7 +122,12 @@ class ProviderInvalidInput(ProviderError):
 
 
 class ContentModerated(ProviderError):
+    """Refused by moderation: never retryable, whatever a vendor's table says (the same input is refused again)."""
+
     type = "content_moderated"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **{**kwargs, "retryable": False})
 
 
 class InsufficientBalance(ProviderError):

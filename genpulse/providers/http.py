@@ -16,6 +16,8 @@ the vendor runner never resubmits after one of those without asking the vendor f
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,33 @@ from genpulse.core.errors import (
 )
 
 Classify = Callable[[int, Any], GenPulseError | None]
+log = logging.getLogger("genpulse.vendor")
+
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>]+")
+_BLOB = re.compile(r"[A-Za-z0-9+/_=-]{80,}")  # base64 payloads, tokens, signatures
+MESSAGE_CHARS = 300
+
+
+def public_message(text: str) -> str:
+    """``text`` fit for a user: vendor URLs (signed ones included) and long encoded blobs removed, capped."""
+    text = _BLOB.sub("<data>", _URL.sub("<url>", text))
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def vendor_message(body: Any) -> str | None:
+    """The human message in a vendor's error body, wherever the common envelopes keep it."""
+    if not isinstance(body, dict):
+        return None
+    containers = [body, body.get("error")]
+    for outer in ("ResponseMetadata", "Response"):  # Volcengine Visual, Tencent Cloud
+        if isinstance(body.get(outer), dict):
+            containers.append(body[outer].get("Error"))
+    for container in containers:
+        if isinstance(container, dict):
+            for key in ("message", "Message", "msg", "error_msg", "error_description"):
+                if isinstance(container.get(key), str) and container[key]:
+                    return container[key]
+    return None
 
 
 def mark(exc: GenPulseError, *, refused: bool) -> GenPulseError:
@@ -60,15 +89,18 @@ def transport_error(provider: str, method: str, url: str, exc: httpx.HTTPError) 
     """A request that got no reply. ``details.request_sent`` tells whether the vendor may have received it."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     details = {"request_sent": not never_sent, "refused": never_sent}
+    where = f"{provider}: {method} {httpx.URL(url).path}"  # no host, no query (signatures) in what users see
+    log.info("%s: %s %s failed: %r", provider, method, url, exc)
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(f"{provider}: {method} {url}: timed out ({type(exc).__name__})", details=details)
-    return ProviderServerError(f"{provider}: {method} {url}: {type(exc).__name__}: {exc}", details=details)
+        return ProviderTimeout(f"{where}: timed out ({type(exc).__name__})", details=details)
+    return ProviderServerError(f"{where}: {type(exc).__name__}", details=details)
 
 
 def status_error(provider: str, status: int, body: Any, retry_after_s: float | None = None) -> GenPulseError:
     """The generic mapping of an HTTP error status."""
-    text = json.dumps(body)[:300] if not isinstance(body, str) else body[:300]
-    message = f"{provider}: HTTP {status}: {text}"
+    said = vendor_message(body)
+    message = f"{provider}: HTTP {status}" + (f": {public_message(said)}" if said else "")
+    log.info("%s: HTTP %s: %s", provider, status, (json.dumps(body) if not isinstance(body, str) else body)[:1000])
     if status in (401, 403):
         return ProviderAuthError(message, provider_code=str(status))
     if status == 402:
@@ -103,7 +135,8 @@ async def send_json(
     except ValueError:
         body = response.text
         if response.is_success:
-            error = MalformedReply(f"{provider}: {method} {url}: reply is not JSON: {body[:200]!r}")
+            log.info("%s: %s %s: reply is not JSON: %r", provider, method, url, body[:1000])
+            error = MalformedReply(f"{provider}: {method} {httpx.URL(url).path}: reply is not JSON ({len(body)} chars)")
             raise mark(error, refused=False) from None
     if not response.is_success or classify is not None:
         mapped = classify(response.status_code, body) if classify is not None else None

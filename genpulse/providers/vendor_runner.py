@@ -44,7 +44,7 @@ from genpulse.core.errors import (
 from genpulse.core.schemas import Asset, Task
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
-from genpulse.providers.http import refused
+from genpulse.providers.http import public_message, refused
 
 log = logging.getLogger("genpulse.vendor")
 
@@ -149,10 +149,14 @@ class VendorRunner:
                     return await call()
         except ProviderRateLimited as exc:
             metrics.VENDOR_ERRORS.record(1, provider=self.provider.name, op=op, error=exc.type)
+            exc.message = public_message(exc.message)
             await self.limiter.report_429(exc.retry_after)
             raise
         except Exception as exc:
             metrics.VENDOR_ERRORS.record(1, provider=self.provider.name, op=op, error=metrics.error_class(exc))
+            if isinstance(exc, GenPulseError):  # users see the vendor's code and message; the rest goes to logs
+                log.info("%s %s failed: %s: %s", self.provider.name, op, exc.type, exc.message)
+                exc.message = public_message(exc.message)
             raise
 
     async def _submit(self, task: Task, params: Any, priority: str, ctx: RunContext) -> VendorJob:

@@ -28,9 +28,11 @@ from pydantic import BaseModel
 
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import (
+    ContentModerated,
     ExecutionError,
     GenPulseError,
     MalformedReply,
+    ProviderAuthError,
     ProviderError,
     ProviderInvalidInput,
     ProviderServerError,
@@ -45,6 +47,14 @@ from genpulse.providers.vendors.comfyui_params import ComfyUIImageToVideo, Comfy
 MAX_INPUT_IMAGE_BYTES = 20 << 20
 
 
+_MODERATION_WORDS = ("nsfw", "content filter", "content policy", "safety check", "moderation", "unsafe content")
+
+
+def _moderated(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _MODERATION_WORDS)
+
+
 def classify_prompt(status: int, body: Any) -> GenPulseError | None:
     """``POST /prompt`` 400: ``{"error": {type, message, details}, "node_errors": {id: {errors, class_type}}}``."""
     if status != 400 or not isinstance(body, dict) or not isinstance(body.get("error"), dict):
@@ -54,9 +64,9 @@ def classify_prompt(status: int, body: Any) -> GenPulseError | None:
         for e in (info or {}).get("errors") or []:
             problems.append(f"node {node_id} ({info.get('class_type')}): {e.get('message')}: {e.get('details')}")
     text = "; ".join(problems) or str(err.get("details") or "")
-    return ProviderInvalidInput(
-        f"comfyui: {err.get('message', 'invalid prompt')}: {text}"[:1000], provider_code=str(err.get("type"))
-    )
+    message = f"comfyui: {err.get('message', 'invalid prompt')}: {text}"[:1000]
+    cls = ContentModerated if _moderated(f"{err.get('message', '')} {text}") else ProviderInvalidInput
+    return cls(message, provider_code=str(err.get("type")))
 
 
 def _key(server: str) -> str:
@@ -101,8 +111,9 @@ class ComfyUIProvider(CloudProvider):
             for image in params.images:
                 node = workflow[resolve_node(workflow, image.node)]
                 node.setdefault("inputs", {})[image.input] = await self._upload(client, server, image.image)
-        except GenPulseError as exc:
+        except GenPulseError as exc:  # nothing is queued yet: the vendor surely has no job
             exc.details = {**(exc.details if isinstance(exc.details, dict) else {}), "request_sent": False}
+            exc.details["refused"] = True
             raise
         for item in params.inputs:
             workflow[resolve_node(workflow, item.node)].setdefault("inputs", {})[item.input] = item.value
@@ -139,14 +150,21 @@ class ComfyUIProvider(CloudProvider):
         return watcher.view
 
     async def _pick_server(self, client: httpx.AsyncClient) -> str:
+        refusals: list[ProviderAuthError] = []
+
         async def load(server: str) -> tuple[int, str] | None:
             try:
                 queue = await self._send(client, "GET", f"{server}/queue")
                 return len(queue.get("queue_running") or []) + len(queue.get("queue_pending") or []), server
+            except ProviderAuthError as exc:  # a reverse proxy refused our credentials: no retry will help
+                refusals.append(exc)
+                return None
             except (GenPulseError, AttributeError):
                 return None
 
         loads = [x for x in await asyncio.gather(*(load(s) for s in self.servers())) if x is not None]
+        if not loads and refusals:
+            raise refusals[0]
         if not loads:
             raise ProviderServerError(f"comfyui: none of the {len(self.servers())} configured servers answers")
         return min(loads)[1]
@@ -282,5 +300,7 @@ def _finished(job_id: str, server: str, view: RunView) -> VendorJob:
         return VendorJob(job_id, JobState.canceled, error=interrupted, raw_status="interrupted")
     kind = str(err.get("exception_type") or "execution_error")
     message = f"comfyui: {where} failed: {kind}: {err.get('exception_message', '')}".strip()[:1000]
-    cls = ProviderServerError if "OutOfMemory" in kind else ExecutionError
+    cls: type[GenPulseError] = ContentModerated if _moderated(f"{kind} {message}") else ExecutionError
+    if "OutOfMemory" in kind:
+        cls = ProviderServerError  # the run ended either way: the runner makes a job-level failure final
     return VendorJob(job_id, JobState.failed, error=cls(message, provider_code=kind), raw_status="error")

@@ -43,7 +43,7 @@ CODES: dict[int, tuple[type[GenPulseError], bool]] = {
     50512: (ContentModerated, False),  # output text
     50518: (ContentModerated, False),  # input copyright image
     50218: (ContentModerated, False),
-    50511: (ContentModerated, True),  # output image: another generation may pass
+    50511: (ContentModerated, False),  # output image: never retried (the vendor may have billed the run)
     50516: (ContentModerated, True),  # output video
     50517: (ContentModerated, True),  # output audio
     50519: (ContentModerated, True),  # output copyright image
