@@ -1,15 +1,15 @@
-"""Baidu Qianfan client against its imitation: sync images, MuseSteamer video tasks, each error class, e2e."""
+"""Baidu Qianfan client against its imitation: sync images, MuseSteamer video tasks, each error code, e2e video.
+
+What every vendor does (auth, each error class, odd replies, deadline, re-hosting) is in
+``tests/test_vendor_conformance.py``.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
-from genpulse.core.config import AppArgs
 from genpulse.core.errors import (
     ContentModerated,
     InsufficientBalance,
@@ -21,70 +21,43 @@ from genpulse.core.errors import (
     ProviderRateLimited,
     ProviderServerError,
 )
-from genpulse.providers.cloud import JobState
-from genpulse.providers.vendors.baidu import BaiduProvider
-from tests.vendors.baidu import BaiduState, build_app
-from tests.vendors.common import Clock, tiny_png
-from tests.vendors.e2e import outlive_deadline, submit_and_finish, unconfigured_submit
-from tests.vendors.server import serve_asgi
+from genpulse.providers.cloud import JobState, VendorJob
+from tests.vendors.common import tiny_png
+from tests.vendors.harness import BAIDU, Env, Live, live_fixture, vendor_fixtures
+from tests.vendors.live import assert_assets_are_ours
 
-KEY = "bce-v3/ALTAK-test000/0000000000000000000000000000000000000000"
 FIRST_FRAME = "https://images.example.com/first.png"
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[BaiduState, str]]:
-    state = BaiduState(KEY, queue_s=10, run_s=20, clock=Clock())
-    with serve_asgi(build_app(state)) as url:
-        state.base_url = url
-        yield state, url
+server, env = vendor_fixtures(BAIDU, queue_s=10, run_s=20)
+live_app, live = live_fixture(BAIDU)
 
 
-@pytest.fixture
-def state(server: tuple[BaiduState, str]) -> BaiduState:
-    server[0].errors.clear()
-    server[0].outcomes.clear()
-    return server[0]
+async def video(env: Env, **params) -> VendorJob:
+    return await env.submit("image-to-video", {"image": FIRST_FRAME, "prompt": "ink flows", **params})
 
 
-def provider(url: str, key: str = KEY) -> BaiduProvider:
-    return BaiduProvider(AppArgs.load({"providers": {"baidu": {"base_url": url, "api_key": key}}}))
+async def image(env: Env, **params) -> VendorJob:
+    return await env.submit("text-to-image", {"prompt": "a puppy", **params})
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as c:
-        yield c
-
-
-async def video(p: BaiduProvider, client: httpx.AsyncClient, **params):
-    values = {"image": FIRST_FRAME, "prompt": "ink flows", **params}
-    return await p.submit(client, "image-to-video", p.validate("image-to-video", values))
-
-
-async def image(p: BaiduProvider, client: httpx.AsyncClient, **params):
-    return await p.submit(client, "text-to-image", p.validate("text-to-image", {"prompt": "a puppy", **params}))
-
-
-async def test_images_are_synchronous(server, state, client) -> None:
+async def test_images_are_synchronous(env: Env) -> None:
     png = base64.b64encode(tiny_png()).decode()
-    job = await image(provider(server[1]), client, n=2, size="768x1024", refer_image=png)
+    job = await image(env, n=2, size="768x1024", refer_image=png)
     assert job.state is JobState.succeeded and len(job.outputs) == 2 and job.job_id.startswith("as-")
-    assert state.requests[-1]["refer_image"] == f"data:image/png;base64,{png}"
-    assert state.requests[-1]["size"] == "768x1024"
+    assert env.state.requests[-1]["refer_image"] == f"data:image/png;base64,{png}"
+    assert env.state.requests[-1]["size"] == "768x1024"
 
 
-async def test_video_walks_through_every_status(server, state, client) -> None:
-    p = provider(server[1])
-    job = await video(p, client, duration=5)
-    assert state.requests[-1]["content"] == [
+async def test_video_walks_through_every_status(env: Env) -> None:
+    job = await video(env, duration=5)
+    assert env.state.requests[-1]["content"] == [
         {"type": "text", "text": "ink flows"},
         {"type": "image_url", "image_url": {"url": FIRST_FRAME}},
     ]
     seen = []
     for step in (0, 6, 10, 20):
-        state.clock.advance(step)
-        polled = await p.poll(client, "image-to-video", job.job_id)
+        env.clock.advance(step)
+        polled = await env.poll("image-to-video", job.job_id)
         seen.append((polled.raw_status, polled.state))
     assert seen == [
         ("pending", JobState.queued),
@@ -95,13 +68,12 @@ async def test_video_walks_through_every_status(server, state, client) -> None:
     assert polled.outputs[0].kind == "video" and ".mp4" in polled.outputs[0].url
 
 
-async def test_cancel_before_it_runs(server, state, client) -> None:
-    p = provider(server[1])
-    job = await video(p, client)
-    assert await p.cancel(client, "image-to-video", job.job_id) is True
-    job = await video(p, client)
-    state.clock.advance(15)
-    assert await p.cancel(client, "image-to-video", job.job_id) is False
+async def test_cancel_before_it_runs(env: Env) -> None:
+    job = await video(env)
+    assert await env.provider.cancel(env.client, "image-to-video", job.job_id) is True
+    job = await video(env)
+    env.clock.advance(15)
+    assert await env.provider.cancel(env.client, "image-to-video", job.job_id) is False
 
 
 @pytest.mark.parametrize(
@@ -118,47 +90,31 @@ async def test_cancel_before_it_runs(server, state, client) -> None:
         ("internal_error", ProviderServerError, True),
     ],
 )
-async def test_errors_are_mapped(server, state, client, code, cls, retryable) -> None:
-    state.errors.append(code)
+async def test_errors_are_mapped(env: Env, code, cls, retryable) -> None:
+    env.state.errors.append(code)
     with pytest.raises(cls) as info:
-        await video(provider(server[1]), client)
+        await video(env)
     assert type(info.value) is cls and info.value.retryable is retryable and info.value.provider_code == code
     if cls is ProviderRateLimited:
         assert info.value.retry_after == 3
 
 
-async def test_bad_key(server, client) -> None:
-    with pytest.raises(ProviderAuthError):
-        await image(provider(server[1], "bce-v3/wrong"), client)
+async def test_failed_task_carries_its_reason(env: Env) -> None:
+    env.state.outcomes.append("fail")  # output moderation: the conformance suite
+    done = await env.finish("image-to-video", await video(env), after_s=31)
+    assert done.state is JobState.failed and type(done.error) is ProviderServerError
 
 
-@pytest.mark.parametrize(("outcome", "cls"), [("fail", ProviderServerError), ("moderated", ContentModerated)])
-async def test_failed_tasks_carry_their_reason(server, state, client, outcome, cls) -> None:
-    state.outcomes.append(outcome)
-    p = provider(server[1])
-    job = await video(p, client)
-    state.clock.advance(31)
-    done = await p.poll(client, "image-to-video", job.job_id)
-    assert done.state is JobState.failed and type(done.error) is cls
-
-
-@pytest.mark.parametrize("outcome", ["unknown", "malformed"])
-async def test_unknown_status_and_malformed_replies(server, state, client, outcome) -> None:
-    state.outcomes.append(outcome)
-    p = provider(server[1])
-    job = await video(p, client)
-    state.clock.advance(31)
+async def test_image_reply_without_data_and_a_synchronous_job_polled(env: Env) -> None:
+    env.state.outcomes.append("malformed")  # a video task without its fields: the conformance suite
     with pytest.raises(MalformedReply):
-        await p.poll(client, "image-to-video", job.job_id)
-    state.outcomes.append("malformed")
-    with pytest.raises(MalformedReply):
-        await image(p, client)
+        await image(env)
     with pytest.raises(ProviderError):
-        await p.poll(client, "text-to-image", "as-1")
+        await env.poll("text-to-image", "as-1")
 
 
 def test_params_are_strict() -> None:
-    p = provider("http://127.0.0.1:9")
+    p = BAIDU.make_provider("http://127.0.0.1:9")
     for task_type, bad in (
         ("text-to-image", {"size": "4096x4096"}),
         ("text-to-image", {"n": 5}),
@@ -171,29 +127,10 @@ def test_params_are_strict() -> None:
                        else {"prompt": "x", **bad})  # fmt: skip
 
 
-def test_end_to_end(tmp_path: Path) -> None:
-    state = BaiduState(KEY, queue_s=0.1, run_s=0.2)
-    with serve_asgi(build_app(state)) as url:
-        state.base_url = url
-        submit_and_finish(
-            tmp_path,
-            "baidu",
-            {"base_url": url, "api_key": KEY},
-            "image-to-video",
-            {"image": FIRST_FRAME, "prompt": "ink flows"},
-            url,
-            "video/mp4",
-        )
-
-
-def test_unconfigured_is_a_4xx(tmp_path: Path) -> None:
-    r = unconfigured_submit(tmp_path, "baidu", "text-to-image", {"prompt": "a puppy"})
-    assert r.status_code == 422 and r.json()["error"]["type"] == "provider_not_configured"
-
-
-def test_a_job_that_outlives_its_deadline_is_deleted_at_the_vendor(tmp_path: Path) -> None:
-    state = BaiduState(KEY, queue_s=60, run_s=60)
-    with serve_asgi(build_app(state)) as url:
-        outlive_deadline(tmp_path, "baidu", {"base_url": url, "api_key": KEY}, "image-to-video", {"image": FIRST_FRAME})
-        (job,) = state.jobs.values()
-        assert job.canceled
+def test_e2e_video_is_stored_as_our_asset(live: Live) -> None:  # images: the conformance suite
+    listing = {p["name"]: p for p in live.client.get("/v1/providers").json()["data"]}
+    assert listing["baidu"]["configured"] is True and "image-to-video" in listing["baidu"]["task_types"]
+    schema = live.client.get("/meta/schemas/baidu")
+    assert schema.status_code == 200 and "properties" in schema.json()["task_types"]["image-to-video"]
+    task = live.run("image-to-video", {"image": FIRST_FRAME, "prompt": "ink flows"})
+    assert_assets_are_ours(live.client, task, live.state.base_url, "video/mp4")

@@ -12,11 +12,12 @@ import secrets
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation
+from tests.vendors.common import FaultInjector, Imitation
 
 ERRORS: dict[str, tuple[int, str, str]] = {
     "malformed_json": (400, "invalid_request_error", "Invalid Argument"),
@@ -114,5 +115,6 @@ def build_app(state: BaiduState) -> Starlette:
             Route("/v2/images/generations", images, methods=["POST"]),
             Route("/video/generations", videos, methods=["GET", "POST", "DELETE"]),
             Route("/_files/{name}", state.serve_file),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

@@ -5,7 +5,8 @@ and the ``/ws`` websocket, executing prompts one at a time (FIFO) like ComfyUI's
 ``prompt_no_outputs``, ``prompt_outputs_failed_validation`` with ``node_errors`` for an unknown checkpoint or a
 LoadImage of a file never uploaded). Execution sends ``execution_start``, ``execution_cached``, ``executing``,
 ``progress``, ``executed``, ``execution_success`` (then writes ``/history`` and sends ``executing`` with
-``node: null``), only to the socket of the prompt's ``client_id``. Outcomes (``state.outcomes``): ``succeed``,
+``node: null``), only to the socket of the prompt's ``client_id``. Outcomes (a ``[outcome:…]`` marker anywhere in
+the prompt, else ``state.outcomes``): ``succeed``,
 ``error`` (``execution_error`` in KSampler), ``forever`` (runs until ``/interrupt``), ``cached`` (every node
 cached), ``cached_empty`` (cached, outputs only in ``executed`` messages), ``legacy`` (history without
 ``status``), ``lost`` (vanishes, as on a restart), ``unknown`` (an undocumented ``status_str``), ``malformed``.
@@ -20,24 +21,43 @@ import contextlib
 import mimetypes
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.vendors.common import FAKE_MP4, tiny_png
+from tests.vendors.common import FAKE_MP4, FaultInjector, Imitation
 
 CKPTS = {"v1-5-pruned-emaonly.safetensors", "tiny.safetensors"}
 CLASSES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "LoadImage",
            "SaveImage", "PreviewImage", "SaveVideo", "VHS_VideoCombine", "CreateVideo"}  # fmt: skip
 OUTPUT_CLASSES = {"SaveImage", "PreviewImage", "SaveVideo", "VHS_VideoCombine"}
+
+
+# API-format workflows the imitation runs: text-to-image (a saved image and a preview) and image-to-video
+T2I_WORKFLOW = {
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "tiny.safetensors"}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]},
+          "_meta": {"title": "Positive"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+    "3": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 4, "model": ["4", 0], "positive": ["6", 0],
+                                               "latent_image": ["5", 0]}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
+    "10": {"class_type": "PreviewImage", "inputs": {"images": ["8", 0]}},
+}  # fmt: skip
+I2V_WORKFLOW = {
+    "1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}, "_meta": {"title": "First frame"}},
+    "3": {"class_type": "KSampler", "inputs": {"steps": 2, "latent_image": ["1", 0]}},
+    "7": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["3", 0], "frame_rate": 8}},
+}
 
 
 def ms() -> int:
@@ -53,23 +73,30 @@ class Prompt:
     outcome: str
 
 
-class ComfyState:
-    def __init__(self, step_s: float = 0.03, honour_prompt_id: bool = True) -> None:
+class ComfyState(Imitation):
+    """Prompts are executed in real time (``step_s`` per sampler step), not by the clock; every accepted prompt
+    is also a ``Job`` in ``jobs`` (``canceled`` once deleted from the queue or interrupted)."""
+
+    file_paths = ("/view",)
+
+    def __init__(self, step_s: float = 0.03, honour_prompt_id: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.step_s, self.honour_prompt_id = step_s, honour_prompt_id
         self.pending: list[Prompt] = []
         self.running: Prompt | None = None
         self.history: dict[str, dict[str, Any]] = {}
         self.files: dict[tuple[str, str, str], bytes] = {}
         self.sockets: dict[str, WebSocket] = {}
-        self.outcomes: deque[str] = deque()
-        self.errors: deque[str] = deque()
-        self.requests: list[dict[str, Any]] = []
         self.interrupts: list[Any] = []
         self.held = False
         self.ws_enabled = True
         self._interrupt = False
-        self._seq = 0
         self._worker: asyncio.Task[None] | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.pending.clear()
+        self.held, self.ws_enabled = False, True
 
     def queue_item(self, p: Prompt) -> list[Any]:
         return [p.number, p.id, p.workflow, {"client_id": p.client_id}, []]
@@ -90,7 +117,7 @@ class ComfyState:
                 "images": [ref], "animated": [True]}  # fmt: skip
         kind = "temp" if cls == "PreviewImage" else "output"
         name = f"ComfyUI_{self._seq:05d}_.png"
-        self.files[(kind, "", name)] = tiny_png()
+        self.files[(kind, "", name)] = self.image_payload
         return {"images": [{"filename": name, "subfolder": "", "type": kind}]}
 
     async def work(self) -> None:
@@ -224,21 +251,22 @@ def build_app(state: ComfyState) -> Starlette:
         if problem is not None:
             return JSONResponse({"error": {**problem[0], "extra_info": {}}, "node_errors": problem[1]}, 400)
         prompt_id = body.get("prompt_id") if state.honour_prompt_id and body.get("prompt_id") else str(uuid.uuid4())
-        state._seq += 1
-        outcome = state.outcomes.popleft() if state.outcomes else "succeed"
-        state.pending.append(Prompt(prompt_id, state._seq, body["prompt"], str(body.get("client_id", "")), outcome))
+        outcome = state.new_job(prompt_id, "image", body).outcome
+        queued = Prompt(prompt_id, state.next_seq(), body["prompt"], str(body.get("client_id", "")), outcome)
+        state.pending.append(queued)
         if state._worker is None or state._worker.done():
             state._worker = asyncio.get_running_loop().create_task(state.work())
-        return JSONResponse({"prompt_id": prompt_id, "number": state._seq, "node_errors": {}})
+        return JSONResponse({"prompt_id": prompt_id, "number": queued.number, "node_errors": {}})
 
     async def queue(request: Request) -> Response:
         if (fault := await injected()) is not None:
             return fault
         if request.method == "POST":
             body = await request.json()
-            if body.get("clear"):
-                state.pending.clear()
-            state.pending = [p for p in state.pending if p.id not in set(body.get("delete", []))]
+            gone = [p for p in state.pending if body.get("clear") or p.id in set(body.get("delete", []))]
+            for p in gone:
+                state.jobs[p.id].canceled = True
+            state.pending = [p for p in state.pending if p not in gone]
             return Response(status_code=200)
         running = [state.queue_item(state.running)] if state.running else []
         return JSONResponse({"queue_running": running, "queue_pending": [state.queue_item(p) for p in state.pending]})
@@ -257,7 +285,8 @@ def build_app(state: ComfyState) -> Starlette:
         data = state.files.get((kind, sub, name))
         if data is None:
             return Response(status_code=404)
-        return Response(data, media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        media_type = state.file_content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Response(data, media_type=media_type)
 
     async def upload(request: Request) -> Response:
         fields = _multipart(request.headers.get("content-type", ""), await request.body())
@@ -279,6 +308,7 @@ def build_app(state: ComfyState) -> Starlette:
         state.interrupts.append(body)
         if state.running and body.get("prompt_id") in (None, state.running.id):
             state._interrupt = True
+            state.jobs[state.running.id].canceled = True
         return Response(status_code=200)
 
     async def ws(websocket: WebSocket) -> None:
@@ -301,6 +331,7 @@ def build_app(state: ComfyState) -> Starlette:
                 del state.sockets[client_id]
 
     return Starlette(
+        middleware=[Middleware(FaultInjector, state=state)],
         routes=[
             Route("/prompt", prompt, methods=["POST"]),
             Route("/queue", queue, methods=["GET", "POST"]),
@@ -309,5 +340,5 @@ def build_app(state: ComfyState) -> Starlette:
             Route("/upload/image", upload, methods=["POST"]),
             Route("/interrupt", interrupt, methods=["POST"]),
             WebSocketRoute("/ws", ws),
-        ]
+        ],
     )

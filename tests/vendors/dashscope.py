@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation
+from tests.vendors.common import FaultInjector, Imitation
 
 ERRORS: dict[str, tuple[int, str]] = {
     "InvalidParameter": (400, "Missing required parameter or wrong format."),
@@ -130,5 +131,6 @@ def build_app(state: DashScopeState) -> Starlette:
             Route("/api/v1/tasks/{task_id}", query),
             Route("/api/v1/tasks/{task_id}/cancel", cancel, methods=["POST"]),
             Route("/_files/{name}", state.serve_file),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

@@ -16,11 +16,12 @@ import json
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation, Job
+from tests.vendors.common import FaultInjector, Imitation, Job
 
 ERRORS: dict[int, tuple[int, str]] = {
     1000: (401, "Authentication failed"),
@@ -174,5 +175,6 @@ def build_app(state: KlingState) -> Starlette:
             Route("/v1/{group}/{kind}", create, methods=["POST"]),
             Route("/v1/{group}/{kind}/{task_id}", query, methods=["GET"]),
             Route("/_files/{name}", state.serve_file, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation
+from tests.vendors.common import FaultInjector, Imitation
 
 MESSAGES = {
     0: "success",
@@ -132,5 +133,6 @@ def build_app(state: MiniMaxState) -> Starlette:
             Route("/v1/files/retrieve", retrieve),
             Route("/v1/image_generation", image, methods=["POST"]),
             Route("/_files/{name}", state.serve_file),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

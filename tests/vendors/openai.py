@@ -3,20 +3,25 @@
 Checks ``Authorization: Bearer <key>`` (401 ``invalid_api_key``), validates model/size/n/response_format as the
 API does (400 ``invalid_request_error``), answers ``data[].b64_json`` for gpt-image-1 and ``data[].url`` for dall-e
 (unless ``response_format=b64_json``), and injects each documented error by its code
-(``state.errors.append("insufficient_quota")``); ``"malformed"`` answers a body without ``data``.
+(``state.errors.append("insufficient_quota")``); ``"malformed"`` answers a body without ``data``. The call is
+synchronous, so a job that never finishes (outcome ``forever``) is a request never answered, until the client
+hangs up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation, tiny_png
+from tests.vendors.common import FaultInjector, Imitation
 
 ERRORS: dict[str, tuple[int, str, str]] = {
     "invalid_api_key": (401, "invalid_request_error", "Incorrect API key provided: sk-****."),
@@ -68,11 +73,16 @@ def build_app(state: OpenAIState) -> Starlette:
         if model == "gpt-image-1" and "response_format" in body:
             return state.error("invalid_request_error")
         job = state.new_job(f"img{state.next_seq()}", "image", body)
+        if job.outcome == "forever":
+            give_up = time.monotonic() + 120
+            while not await request.is_disconnected() and time.monotonic() < give_up:
+                await asyncio.sleep(0.05)
+            return Response(status_code=504)
         b64 = model == "gpt-image-1" or body.get("response_format") == "b64_json"
         items = []
         for i in range(int(body.get("n", 1))):
             item: dict[str, Any] = (
-                {"b64_json": base64.b64encode(tiny_png()).decode()} if b64 else {"url": state.file_url(job, i)}
+                {"b64_json": base64.b64encode(state.image_payload).decode()} if b64 else {"url": state.file_url(job, i)}
             )
             if model == "dall-e-3":
                 item["revised_prompt"] = "revised: " + body["prompt"]
@@ -83,5 +93,6 @@ def build_app(state: OpenAIState) -> Starlette:
         routes=[
             Route("/v1/images/generations", generate, methods=["POST"]),
             Route("/_files/{name}", state.serve_file),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

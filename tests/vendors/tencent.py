@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation, Job
+from tests.vendors.common import FaultInjector, Imitation, Job
 
 ACTIONS = {
     ("SubmitHunyuanImageJob", "2023-09-01"): ("hunyuan", "submit"),
@@ -164,5 +165,6 @@ def build_app(state: TencentState) -> Starlette:
         routes=[
             Route("/", endpoint, methods=["POST"]),
             Route("/_files/{name}", state.serve_file, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )

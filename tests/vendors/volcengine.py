@@ -21,11 +21,12 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.common import Imitation, Job, tiny_png
+from tests.vendors.common import FaultInjector, Imitation, Job
 
 VISUAL_CODES: dict[int, tuple[int, str]] = {
     50411: (400, "Pre Img Risk Not Pass"),
@@ -164,7 +165,7 @@ class VolcState(Imitation):
         elif phase == "succeed" and return_url:
             data["image_urls"] = [self.file_url(job)]
         elif phase == "succeed":
-            data["binary_data_base64"] = [base64.b64encode(tiny_png()).decode()]
+            data["binary_data_base64"] = [base64.b64encode(self.image_payload).decode()]
         return self.visual(10000, data)
 
     def ark_task(self, job: Job) -> dict[str, Any]:
@@ -257,7 +258,7 @@ def build_app(state: VolcState) -> Starlette:
                 return state.ark_error("OutputImageSensitiveContentDetected")
             items = [{"url": state.file_url(job), "size": "2048x2048"}] if job.outcome != "malformed" else [{}]
             if body.get("response_format") == "b64_json":
-                items = [{"b64_json": base64.b64encode(tiny_png()).decode(), "size": "2048x2048"}]
+                items = [{"b64_json": base64.b64encode(state.image_payload).decode(), "size": "2048x2048"}]
             return JSONResponse(
                 {
                     "model": body["model"],
@@ -287,5 +288,6 @@ def build_app(state: VolcState) -> Starlette:
             Route("/", visual, methods=["POST"]),
             Route("/api/v3/{path:path}", ark, methods=["GET", "POST", "DELETE"]),
             Route("/_files/{name}", state.serve_file, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(FaultInjector, state=state)],
     )
