@@ -28,7 +28,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
         diffusion = DiffusionDeployment.options(**diffusion_options).bind(config.diffusion)
     ingress = Ingress.options(
         num_replicas=config.server.ingress_replicas,
-        max_ongoing_requests=config.server.max_ongoing_requests,
+        max_ongoing_requests=config.server.ingress_max_ongoing_requests,  # long-lived + short: see ServerConfig
         logging_config={"enable_access_log": config.server.access_log},
         ray_actor_options={"num_cpus": 0, **config.placement.ingress.actor_options()},
     )

@@ -47,6 +47,6 @@ class Ingress(HandleAPI):
 
     def __serve_build_asgi_app__(self) -> Any:
         """Serve calls this after ``__init__``: the replica's own FastAPI app, bound to its service."""
-        api = create_api(self.max_body_bytes)
+        api = create_api(self.max_body_bytes, self.args.server.max_long_lived)  # this replica's own cap
         api.state.service = self.service
         return api

@@ -47,7 +47,7 @@ def running_app(
     args: AppArgs, *, store: TaskStore | None = None, generate: Generate | None = None
 ) -> Iterator[RunningApp]:
     runtime = build_local(args, store=store, generate=generate)
-    app = create_api(args.server.max_body_bytes)
+    app = create_api(args.server.max_body_bytes, args.server.max_long_lived)
     app.state.service = runtime.service
     with serve_asgi(app) as url:
         yield RunningApp(url, runtime)

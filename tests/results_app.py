@@ -81,7 +81,7 @@ class ResultsApp:
 def results_app(args: AppArgs, store: TaskStore | None = None) -> Iterator[ResultsApp]:
     gates = Gates()
     runtime = build_local(args, store=store, generate=gates.generate)
-    api = create_api(args.server.max_body_bytes)
+    api = create_api(args.server.max_body_bytes, args.server.max_long_lived)
     api.state.service = runtime.service
     deliverer = WebhookDeliverer(runtime.service.store, args.webhooks, security=args.security)
     wrapped = _WithDeliverer(api, deliverer)

@@ -34,8 +34,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResultsApp]:
 class Flaky:
     """A real HTTP front for the app: loses the answer to the first submit, and can strip `?wait=` (no hold)."""
 
-    def __init__(self, target: str, *, lose_first_submit: bool = False, strip_wait: bool = False) -> None:
+    def __init__(
+        self, target: str, *, lose_first_submit: bool = False, lose_first_retry: bool = False, strip_wait: bool = False
+    ) -> None:
         self.target, self.lose_first_submit, self.strip_wait = target, lose_first_submit, strip_wait
+        self.lose_first_retry = lose_first_retry
         self.seen: list[tuple[str, str, str | None]] = []
         self.lock = threading.Lock()
 
@@ -53,10 +56,13 @@ class Flaky:
         with self.lock:
             self.seen.append((scope["method"], scope["path"], headers.get("idempotency-key")))
             first_submit = scope["method"] == "POST" and [s[:2] for s in self.seen].count(("POST", "/v1/tasks")) == 1
+            retries = [s for s in self.seen if s[0] == "POST" and s[1].endswith("/retry")]
+            first_retry = scope["method"] == "POST" and scope["path"].endswith("/retry") and len(retries) == 1
         async with httpx.AsyncClient(base_url=self.target, timeout=60) as http:
             r = await http.request(scope["method"], f"{scope['path']}?{query}", content=body, headers=headers)
         status, content = r.status_code, r.content
-        if first_submit and self.lose_first_submit:  # the task was created; the client never hears about it
+        lost = (first_submit and self.lose_first_submit) or (first_retry and self.lose_first_retry)
+        if lost:  # the task was created; the client never hears about it
             status, content = 503, b'{"error": {"type": "service_unavailable", "message": "lost", "details": null}}'
         ctype = [(b"content-type", r.headers.get("content-type", "application/json").encode())]
         await send({"type": "http.response.start", "status": status, "headers": ctype})
@@ -84,6 +90,20 @@ def test_retried_submit_never_creates_two_tasks(app: ResultsApp) -> None:
     with GenPulse(app.url) as gp:
         same = [t for t in gp.list_tasks(limit=200).data if t.metadata.get("tag") == "once"]
         assert [t.id for t in same] == [task.id]
+
+
+def test_retried_retry_never_creates_two_tasks(app: ResultsApp) -> None:
+    with GenPulse(app.url) as gp, pytest.raises(TaskFailed) as failed:
+        gp.run("diffusers", "text-to-image", FOX, deadline_s=0.001, timeout=30)
+    dead = failed.value.task.id
+    flaky = Flaky(app.url, lose_first_retry=True)
+    with serve_asgi(flaky) as front, GenPulse(front, backoff_s=0.01) as gp:
+        rerun = gp.retry(dead)
+    retries = [s for s in flaky.seen if s[:2] == ("POST", f"/v1/tasks/{dead}/retry")]
+    assert len(retries) == 2 and retries[0][2] == retries[1][2] and retries[0][2].startswith("sdk-")
+    with GenPulse(app.url) as gp:
+        assert gp.retry(dead, idempotency_key=retries[0][2]).id == rerun.id  # the key is the caller's to reuse
+        assert [t.id for t in gp.list_tasks(limit=200).data if t.retry_of == dead] == [rerun.id]
 
 
 def test_server_errors_are_the_error_tree(app: ResultsApp) -> None:

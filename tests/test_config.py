@@ -63,3 +63,17 @@ def test_build_app_fails_the_deploy_on_bad_config() -> None:
 
     with pytest.raises(ConfigError, match=r"server\.max_body_bytes"):
         build_app({"server": {"max_body_bytes": 1}})
+
+
+def test_ingress_has_room_for_long_lived_requests_besides_submits() -> None:
+    """Serve admits the long-lived cap plus the short requests, so streams and waits cannot take the submits' room;
+    with Redis, the pool keeps connections beyond the cap (a waiting request holds one)."""
+    from deployments.app import build_app
+
+    ingress = build_app({"server": {"max_ongoing_requests": 100, "max_long_lived": 300}})._bound_deployment
+    assert ingress._deployment_config.max_ongoing_requests == 400
+    assert AppArgs.load({}).server.max_long_lived >= 200  # 200 idle event streams fit by default
+    redis = {"url": "redis://127.0.0.1:6379/0", "max_connections": 64}
+    with pytest.raises(ConfigError, match=r"server\.max_long_lived \(256\) must be below store\.max_connections"):
+        AppArgs.load({"store": redis})
+    assert AppArgs.load({"store": redis, "server": {"max_long_lived": 48}}).server.max_long_lived == 48

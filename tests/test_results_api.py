@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -193,3 +196,94 @@ def test_submit_checks_the_target_and_the_secret() -> None:
         assert refused.value.details["field"] == "webhook_url"
     with pytest.raises(InvalidRequest, match="GENPULSE_WEBHOOKS__SECRET"):
         check_target(AppArgs.load({}), "https://hooks.example.com/x")
+
+
+def test_retry_honours_idempotency_key(client: httpx.Client) -> None:
+    def failed() -> str:
+        task = client.post("/v1/tasks", json=job("late", deadline_s=0.001)).json()
+        done = client.get(f"/v1/tasks/{task['id']}", params={"wait": 20}).json()
+        assert done["status"] == "failed", done
+        return done["id"]
+
+    first, second = failed(), failed()
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    made = client.post(f"/v1/tasks/{first}/retry", headers=key)
+    again = client.post(f"/v1/tasks/{first}/retry", headers=key)
+    assert made.status_code == 202 and made.json()["retry_of"] == first
+    assert again.json()["id"] == made.json()["id"]  # the same new task, not a second one
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in made.headers and made.headers["location"] == f"/v1/tasks/{made.json()['id']}"
+    reruns = [t["id"] for t in client.get("/v1/tasks", params={"limit": 200}).json()["data"] if t["retry_of"] == first]
+    assert reruns == [made.json()["id"]]
+    other = client.post(f"/v1/tasks/{second}/retry", headers=key)  # the key on another request: like submit
+    assert other.status_code == 409 and other.json()["error"]["type"] == "conflict"
+    assert client.post("/v1/tasks", json=job("x"), headers=key).status_code == 409
+    unkeyed = [client.post(f"/v1/tasks/{second}/retry") for _ in range(2)]
+    assert [r.status_code for r in unkeyed] == [202, 202] and unkeyed[0].json()["id"] != unkeyed[1].json()["id"]
+
+
+async def test_long_lived_requests_have_their_own_cap(tmp_path: Path) -> None:
+    """200 idle event streams on a replica capped at 150: 50 are refused with 503 + Retry-After, submits still
+    answer at once, waits beyond the cap are refused before anything is stored, and closed streams free their
+    slots."""
+    cap, clients = 150, 200
+    args = local_args(tmp_path, server={"max_long_lived": cap, "max_wait_s": 30, "sse_heartbeat_s": 0.5})
+    limits = httpx.Limits(max_connections=clients + 50, max_keepalive_connections=clients + 50)
+    with results_app(args) as app:
+        async with httpx.AsyncClient(base_url=app.url, timeout=30, limits=limits) as http:
+            held = (await http.post("/v1/tasks", json=job("hold:idle"))).json()["id"]
+
+            async def stream() -> httpx.Response:
+                return await http.send(http.build_request("GET", f"/v1/tasks/{held}/events"), stream=True)
+
+            streams = await asyncio.gather(*(stream() for _ in range(clients)))
+            try:
+                opened = [r for r in streams if r.status_code == 200]
+                refused = [r for r in streams if r.status_code != 200]
+                assert len(opened) == cap and len(refused) == clients - cap
+                for r in refused:
+                    await r.aread()
+                    assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+                    assert r.json()["error"]["type"] == "service_unavailable"
+
+                latencies, submitted = [], []
+                for i in range(10):
+                    started = time.monotonic()
+                    r = await http.post("/v1/tasks", json=job(f"free-{i}"))
+                    latencies.append(time.monotonic() - started)
+                    assert r.status_code == 202
+                    submitted.append(r.json()["id"])
+                assert max(latencies) < 5, latencies  # generous: a loaded 2-core box, not a queue behind streams
+                assert (await http.get(f"/v1/tasks/{held}")).status_code == 200  # a plain read needs no slot
+
+                waited = await http.get(f"/v1/tasks/{held}", params={"wait": 10})
+                assert waited.status_code == 503 and "retry-after" in waited.headers
+                tag = str(uuid.uuid4())
+                r = await http.post("/v1/tasks", json=job("w", metadata={"tag": tag}), headers={"Prefer": "wait=10"})
+                assert r.status_code == 503 and r.json()["error"]["type"] == "service_unavailable"
+                tasks = (await http.get("/v1/tasks", params={"limit": 200})).json()["data"]
+                assert not [t for t in tasks if t["metadata"].get("tag") == tag]  # refused before it was stored
+
+                deadline = time.monotonic() + 30
+                while (done := (await http.get(f"/v1/tasks/{submitted[0]}")).json())["status"] != "succeeded":
+                    assert time.monotonic() < deadline, done
+                    await asyncio.sleep(0.05)
+                r = await http.get(f"/v1/tasks/{submitted[0]}", params={"wait": 10})  # ended: answered, no slot
+                assert r.status_code == 200 and r.json()["status"] == "succeeded"
+            finally:
+                for r in streams:
+                    await r.aclose()
+
+            deadline = time.monotonic() + 30  # the server sees the disconnects and frees every slot
+            while True:
+                again = await asyncio.gather(*(stream() for _ in range(cap)))
+                codes = [r.status_code for r in again]
+                for r in again:
+                    await r.aclose()
+                if codes == [200] * cap:
+                    break
+                assert time.monotonic() < deadline, codes
+                await asyncio.sleep(0.2)
+            app.gates.open("idle")
+            r = await http.post("/v1/tasks", json=job("after"), headers={"Prefer": "wait=20"})
+            assert r.status_code == 200 and r.json()["status"] == "succeeded"

@@ -1,8 +1,9 @@
 """The public HTTP API (FastAPI). Plain Python: the Serve ingress mounts it, tests run it with a TestClient.
 
 ``create_api`` assembles the routers (``genpulse.api.routes``: tasks, results, assets, meta, health, metrics),
-the body-size limit and the error mapping (``genpulse.api.error_responses``). Routes call the ``TaskService``
-set on ``app.state.service`` by whoever hosts the app; errors are raised as ``GenPulseError``.
+the body-size limit, the cap on long-lived requests (``genpulse.api.long_lived``, on ``app.state.long_lived``)
+and the error mapping (``genpulse.api.error_responses``). Routes call the ``TaskService`` set on
+``app.state.service`` by whoever hosts the app; errors are raised as ``GenPulseError``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 
 from genpulse.api import error_responses
 from genpulse.api.body_limit import BodyLimit
+from genpulse.api.long_lived import LongLivedLimit
 from genpulse.api.routes import assets, health, meta, prometheus, results, tasks
 from genpulse.core.schemas import ErrorEnvelope
 
@@ -29,7 +31,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_api(max_body_bytes: int = 1 << 20) -> FastAPI:
+def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> FastAPI:
+    """The app; ``max_long_lived`` is this replica's cap on event streams and waits (``server.max_long_lived``)."""
     app = FastAPI(
         title="GenPulse",
         version="0.1.0",
@@ -38,6 +41,7 @@ def create_api(max_body_bytes: int = 1 << 20) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     error_responses.install(app)
+    app.state.long_lived = LongLivedLimit(max_long_lived)
     for router in (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router):
         app.include_router(router)
     return app

@@ -180,9 +180,12 @@ class AsyncGenPulse:
     async def cancel(self, task_id: str) -> TaskPublic:
         return TaskPublic.model_validate((await self._request("POST", f"/v1/tasks/{task_id}/cancel")).json())
 
-    async def retry(self, task_id: str) -> TaskPublic:
-        """Re-run a failed or canceled task as a new task (sent once: a retry is not idempotent)."""
-        return TaskPublic.model_validate((await self._request("POST", f"/v1/tasks/{task_id}/retry", safe=False)).json())
+    async def retry(self, task_id: str, *, idempotency_key: str | None = None) -> TaskPublic:
+        """Re-run a failed or canceled task as a new task. Always sends ``Idempotency-Key`` (generated when not
+        given), so a retried request (503, lost connection) returns the same new task, never a second one."""
+        headers = {"Idempotency-Key": idempotency_key or c.new_idempotency_key()}
+        r = await self._request("POST", f"/v1/tasks/{task_id}/retry", headers=headers)
+        return TaskPublic.model_validate(r.json())
 
     async def list_tasks(
         self, *, status: str | None = None, provider: str | None = None, limit: int = 50, cursor: str | None = None

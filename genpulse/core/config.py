@@ -195,13 +195,31 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted on /v1/tasks.")
     max_wait_s: float = Field(60, ge=0, description="Cap on `?wait=N` and `Prefer: wait=N`.")
     ingress_replicas: int = Field(1, ge=1)
-    max_ongoing_requests: int = Field(200, ge=1)
+    max_ongoing_requests: int = Field(
+        200,
+        ge=1,
+        description="Short requests (submits, reads, cancels) an ingress replica serves at once. Serve's "
+        "`max_ongoing_requests` of the Ingress is this plus `max_long_lived`, so long-lived requests never take "
+        "the room of submits.",
+    )
+    max_long_lived: int = Field(
+        256,
+        ge=1,
+        description="Long-lived requests (event streams, `?wait=N`, `Prefer: wait=N`) an ingress replica holds at "
+        "once; one more is answered 503 with `Retry-After`. With Redis each holds a connection while it waits: "
+        "keep it below `store.max_connections`.",
+    )
     access_log: bool = Field(
         False,
         description="Serve's access log line per request (ingress replica and, via `genpulse serve`, the proxy). "
         "Off: on 2 cores it cost 7-20 % of request throughput (docs/benchmarks.md).",
     )
     sse_heartbeat_s: float = Field(15, gt=0, description="Comment line sent on an idle event stream this often.")
+
+    @property
+    def ingress_max_ongoing_requests(self) -> int:
+        """Serve's cap for one ingress replica: room for every long-lived request plus the short ones."""
+        return self.max_ongoing_requests + self.max_long_lived
 
 
 class WebhooksConfig(BaseModel):
@@ -365,3 +383,13 @@ class AppArgs(BaseSettings):
 
     def provider(self, name: str) -> ProviderConfig:
         return self.providers.get(name) or ProviderConfig()
+
+    @model_validator(mode="after")
+    def _long_lived_leaves_redis_room(self) -> AppArgs:
+        """A waiting request holds a Redis connection: a pool no larger than the cap leaves submits none."""
+        if self.store.backend == "redis" and self.server.max_long_lived >= self.store.max_connections:
+            raise ValueError(
+                f"server.max_long_lived ({self.server.max_long_lived}) must be below store.max_connections "
+                f"({self.store.max_connections}): each waiting request holds a Redis connection"
+            )
+        return self

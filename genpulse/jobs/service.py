@@ -9,6 +9,8 @@ store, the storage and the registry: routes call its methods and never reach pas
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,11 @@ log = logging.getLogger("genpulse.jobs.service")
 
 
 Check = Callable[[], Awaitable[object]]
+
+
+def _retry_fingerprint(task_id: str) -> str:
+    """What defines a retry request for idempotency: the task it re-runs (its body is empty)."""
+    return hashlib.sha256(json.dumps({"retry_of": task_id}, sort_keys=True).encode()).hexdigest()
 
 
 def _consume(done: asyncio.Future[object]) -> None:
@@ -99,8 +106,13 @@ class TaskService:
             log.warning("cancel notification for %s failed", task_id, exc_info=True)
         return task
 
-    async def retry(self, task_id: str) -> Task:
-        """Re-run a failed or canceled task as a new task (terminal records never change); links both ways."""
+    async def retry(self, task_id: str, idempotency_key: str | None = None) -> tuple[Task, bool]:
+        """Re-run a failed or canceled task as a new task (terminal records never change); links both ways.
+
+        Returns ``(task, created)``. With ``idempotency_key`` the new task carries the key and the fingerprint of
+        "a retry of ``task_id``": a repeat returns the task the first call made (``created`` False, nothing
+        dispatched), and the key on any other request (another task's retry, a submit) is a ``Conflict``.
+        """
         old = await self.store.get(task_id)
         if old.status not in (TaskStatus.failed, TaskStatus.canceled):
             raise Conflict(
@@ -117,16 +129,20 @@ class TaskService:
             metadata=old.metadata,
             deadline_s=budget,
         )
-        task = self._new_task(request, None, retry_of=old.id)
-        stored, _ = await self.store.create(task)
-        try:
-            await self.dispatcher.dispatch(stored)
-        except Exception:
-            log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
-        return stored
+        task = self._new_task(request, idempotency_key, retry_of=old.id, fingerprint=_retry_fingerprint(old.id))
+        stored, created = await self.store.create(task)
+        if created:
+            try:
+                await self.dispatcher.dispatch(stored)
+            except Exception:
+                log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
+        return stored, created
 
-    def _new_task(self, request: TaskRequest, key: str | None, *, retry_of: str | None = None) -> Task:
-        """A fresh queued task for ``request`` (whose params are already validated)."""
+    def _new_task(
+        self, request: TaskRequest, key: str | None, *, retry_of: str | None = None, fingerprint: str | None = None
+    ) -> Task:
+        """A fresh queued task for ``request`` (whose params are already validated); ``fingerprint`` defaults to
+        the request's."""
         created_at = now()
         return Task(
             id=new_id("tsk"),
@@ -140,7 +156,7 @@ class TaskService:
             created_at=created_at,
             deadline_at=created_at + (request.deadline_s or self.args.workers.task_deadline_s),
             idempotency_key=key,
-            fingerprint=request.fingerprint(),
+            fingerprint=fingerprint or request.fingerprint(),
             retry_of=retry_of,
         )
 

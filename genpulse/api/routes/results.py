@@ -1,7 +1,8 @@
 """Routes that deliver results: the task's event stream (SSE), its webhook log and manual redelivery.
 
 Mounted by ``create_api`` next to the task routes; the logic lives in ``genpulse.tasks.sse`` and
-``genpulse.webhooks.manage``, reached through the ``TaskService``.
+``genpulse.webhooks.manage``, reached through the ``TaskService``. An event stream is a long-lived request: it
+holds a slot of the replica's cap (``genpulse.api.long_lived``) until it ends; beyond the cap it is a 503.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from genpulse.api.long_lived import HeldStream, long_lived_of
 from genpulse.api.routes import service_of
 from genpulse.core.errors import MalformedRequest
 from genpulse.tasks.outbox import DeliveryPublic
@@ -52,11 +54,13 @@ async def task_event_stream(
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     after: Annotated[str | None, Query(description="Same as `Last-Event-ID`, for clients that cannot set it.")] = None,
 ) -> StreamingResponse:
-    """Stream every status and progress change of a task as Server-Sent Events, until it ends."""
+    """Stream every status and progress change of a task as Server-Sent Events, until it ends. `503` with
+    `Retry-After` while the replica holds its cap of long-lived requests (`server.max_long_lived`)."""
     start = _sequence(last_event_id if last_event_id is not None else after)
     stream = await service_of(request).events(task_id, start)  # 404 before the stream starts
+    slot = long_lived_of(request).take("event stream")  # released when the response ends, however it ends
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    return HeldStream(stream, slot, media_type="text/event-stream", headers=headers)
 
 
 @router.get("/v1/tasks/{task_id}/webhooks", response_model=DeliveryList, tags=["webhooks"])

@@ -1,4 +1,9 @@
-"""Task routes: submit (with idempotency and `Prefer: wait`), get (with `?wait`), list, cancel, retry."""
+"""Task routes: submit (with idempotency and `Prefer: wait`), get (with `?wait`), list, cancel, retry (idempotent).
+
+A wait (`?wait=N`, `Prefer: wait=N`) is a long-lived request: it takes a slot of the replica's cap
+(``genpulse.api.long_lived``) before it waits; beyond the cap it is answered 503 with `Retry-After` at once, and a
+submit refused so is not stored. A `?wait` on a task that has already ended answers without a slot.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from genpulse.api.long_lived import long_lived_of
 from genpulse.api.routes import service_of
-from genpulse.core.schemas import TaskPage, TaskPublic, TaskRequest, TaskStatus
+from genpulse.core.schemas import Task, TaskPage, TaskPublic, TaskRequest, TaskStatus
 
 router = APIRouter(tags=["tasks"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+(?:\.\d+)?)")
@@ -22,17 +28,18 @@ async def submit_task(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     prefer: Annotated[str | None, Header(description="`wait=N`: hold up to N s for the result.")] = None,
 ) -> Any:
-    """Submit a task. `202` once it is stored; `200` when `Prefer: wait=N` saw it finish, or on a replay."""
+    """Submit a task. `202` once it is stored; `200` when `Prefer: wait=N` saw it finish, or on a replay.
+    With `Prefer: wait=N` while the replica holds its cap of long-lived requests: `503` with `Retry-After`, and
+    nothing is stored."""
     svc = service_of(request)
-    task, created = await svc.submit(body, idempotency_key)
     wait = _prefer_wait(prefer)
-    if wait:
-        task = await svc.get(task.id, wait)
-    status = 200 if (task.is_terminal or not created) else 202
-    headers = {"Location": f"/v1/tasks/{task.id}"}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(task.public().model_dump(mode="json"), status_code=status, headers=headers)
+    if not _holds(request, wait):
+        task, created = await svc.submit(body, idempotency_key)
+    else:
+        with long_lived_of(request).take("wait"):  # before the submit: a refused request stores nothing
+            task, created = await svc.submit(body, idempotency_key)
+            task = await svc.get(task.id, wait)
+    return _created(task, created)
 
 
 @router.get("/v1/tasks/{task_id}", response_model=TaskPublic)
@@ -41,7 +48,14 @@ async def get_task(
     request: Request,
     wait: Annotated[float, Query(ge=0, description="Hold up to N s until the task is terminal.")] = 0,
 ) -> TaskPublic:
-    return (await service_of(request).get(task_id, wait)).public()
+    """The task; `?wait=N` holds the answer until it ends (`503` with `Retry-After` when the replica holds its cap
+    of long-lived requests)."""
+    svc = service_of(request)
+    task = await svc.get(task_id)  # 404 first; a task that already ended needs no wait slot
+    if task.is_terminal or not _holds(request, wait):
+        return task.public()
+    with long_lived_of(request).take("wait"):
+        return (await svc.get(task_id, wait)).public()
 
 
 @router.get("/v1/tasks", response_model=TaskPage)
@@ -64,9 +78,32 @@ async def cancel_task(task_id: str, request: Request) -> TaskPublic:
 
 
 @router.post("/v1/tasks/{task_id}/retry", status_code=202, response_model=TaskPublic)
-async def retry_task(task_id: str, request: Request) -> TaskPublic:
-    """Re-run a failed or canceled task (the dead-letter path) as a new task with `retry_of` set."""
-    return (await service_of(request).retry(task_id)).public()
+async def retry_task(
+    task_id: str,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255, description="Same key, same task: the retry it made first (`200`).")
+    ] = None,
+) -> Any:
+    """Re-run a failed or canceled task (the dead-letter path) as a new task with `retry_of` set. `202`; with
+    `Idempotency-Key`, a repeat answers `200` with the same new task (`Idempotent-Replayed: true`), and the key on
+    another request (another task's retry, a submit) is a `409`."""
+    task, created = await service_of(request).retry(task_id, idempotency_key)
+    return _created(task, created)
+
+
+def _created(task: Task, created: bool) -> JSONResponse:
+    """The answer to a request that made ``task`` (``created``) or replayed it by its idempotency key."""
+    status = 200 if (task.is_terminal or not created) else 202
+    headers = {"Location": f"/v1/tasks/{task.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(task.public().model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _holds(request: Request, wait: float) -> bool:
+    """Whether a wait of ``wait`` seconds would hold the request (the service caps it by `server.max_wait_s`)."""
+    return min(wait, service_of(request).args.server.max_wait_s) > 0
 
 
 def _prefer_wait(prefer: str | None) -> float:
