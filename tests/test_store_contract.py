@@ -1,11 +1,14 @@
 """The TaskStore contract, run against every implementation: memory, the Ray actor, and a real redis-server
-(the parametrized `store` fixture is in conftest.py)."""
+(the parametrized `store` fixture is in conftest.py; `aging` below makes one with a short retention and a way to
+let time pass: the memory store's clock is moved, the others really wait half a second)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,6 +17,42 @@ from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks import TaskStore, mutate
 from tests.conftest import free_port
 from tests.support.tasks import make
+
+RETENTION_S, KEY_TTL_S = 0.5, 1.0
+HOOK = "https://hooks.example.com/genpulse"
+
+
+@dataclass
+class Aging:
+    store: TaskStore
+    advance: Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture(params=["memory", "redis", pytest.param("actor", marks=pytest.mark.ray)])
+async def aging(request: pytest.FixtureRequest) -> AsyncIterator[Aging]:
+    """A store keeping terminal tasks ``RETENTION_S`` and idempotency keys ``KEY_TTL_S``."""
+    options = {"retention_s": RETENTION_S, "idempotency_ttl_s": KEY_TTL_S}
+    if request.param == "memory":
+        from genpulse.tasks.memory_store import MemoryTaskStore
+
+        clock = [time.time()]
+
+        async def move(seconds: float) -> None:
+            clock[0] += seconds
+
+        yield Aging(MemoryTaskStore(clock=lambda: clock[0], **options), move)
+        return
+    if request.param == "redis":
+        from genpulse.tasks.redis_store import RedisTaskStore
+
+        s: TaskStore = RedisTaskStore(request.getfixturevalue("redis_url"), **options)
+    else:
+        request.getfixturevalue("ray_serve")
+        from genpulse.tasks.actor_store import ActorTaskStore
+
+        s = ActorTaskStore.connect(f"aging-{os.urandom(4).hex()}", **options)
+    yield Aging(s, asyncio.sleep)
+    await s.close()
 
 
 async def test_create_get_roundtrip(store: TaskStore) -> None:
@@ -139,3 +178,93 @@ async def test_ping_raises_service_unavailable_while_redis_is_down() -> None:
             await store.ping()
     finally:
         await store.close()
+
+
+async def test_reused_key_conflict_does_not_name_the_other_task(store: TaskStore) -> None:
+    key = f"k-{os.urandom(4).hex()}"
+    first, _ = await store.create(make(key=key, fp="A"))
+    with pytest.raises(Conflict) as refused:
+        await store.create(make(key=key, fp="B"))
+    assert first.id not in str(refused.value.to_dict())
+
+
+async def test_writes_that_change_neither_status_nor_progress_record_no_event(store: TaskStore) -> None:
+    task, _ = await store.create(make())
+    t = await store.put(task.model_copy(update={"status": TaskStatus.running, "owner": "w"}))
+    for _ in range(5):  # lease renewals
+        t = await store.put(t.model_copy(update={"lease_expires_at": time.time() + 30}))
+    t = await store.put(t.model_copy(update={"progress": 10.0}))
+    assert t.version == 8
+    assert [e.seq for e in await store.events(task.id)] == [1, 2, 8]
+    assert (await store.wait(task.id, after_version=2, timeout=5)).version == 8  # newer already: at once
+
+
+async def test_epoch_is_stable_while_the_data_lasts(store: TaskStore) -> None:
+    first = await store.epoch()
+    await store.create(make())
+    assert isinstance(first, str) and first and await store.epoch() == first
+
+
+async def test_terminal_tasks_are_deleted_after_the_retention(aging: Aging) -> None:
+    store = aging.store
+    tag = f"p{os.urandom(3).hex()}"
+    live, _ = await store.create(make(provider=tag))
+    done, _ = await store.create(make(provider=tag).model_copy(update={"webhook_url": HOOK}))
+    done = await store.put(done.model_copy(update={"status": TaskStatus.failed}))
+    (delivery,) = await store.outbox_list(done.id)
+    assert (await store.get(done.id)).status == TaskStatus.failed  # kept while the retention runs
+
+    await aging.advance(RETENTION_S + 0.1)
+    await store.create(make(provider=tag))  # a write: the memory store sweeps, Redis cleans its indexes
+    for read in (store.get(done.id), store.events(done.id), store.outbox_get(delivery.id)):
+        with pytest.raises(NotFound):
+            await read
+    assert await store.outbox_list(done.id) == []
+    assert delivery.id not in [d.id for d in await store.outbox_due(time.time() + 60, limit=10_000)]
+    listed, _ = await store.list(provider=tag)
+    assert done.id not in [t.id for t in listed] and live.id in [t.id for t in listed]
+    assert (await store.list(status=TaskStatus.failed, provider=tag))[0] == []
+    assert (await store.get(live.id)).status == TaskStatus.queued  # unfinished tasks are never deleted
+
+
+async def test_idempotency_keys_expire(aging: Aging) -> None:
+    store, key = aging.store, f"k-{os.urandom(4).hex()}"
+    first, _ = await store.create(make(key=key, fp="A"))
+    assert (await store.create(make(key=key, fp="A")))[0].id == first.id
+    await aging.advance(KEY_TTL_S + 0.1)
+    second, created = await store.create(make(key=key, fp="B"))  # the key is free again: no conflict
+    assert created and second.id != first.id
+    assert (await store.get(first.id)).id == first.id  # the queued task itself stays
+
+
+async def test_an_idempotency_key_lasts_no_longer_than_its_task(aging: Aging) -> None:
+    store, key = aging.store, f"k-{os.urandom(4).hex()}"
+    first, _ = await store.create(make(key=key, fp="A"))
+    await store.put(first.model_copy(update={"status": TaskStatus.canceled}))
+    await aging.advance(RETENTION_S + 0.1)  # the task is gone, the key's own TTL is not over yet
+    again, created = await store.create(make(key=key, fp="A"))
+    assert created and again.id != first.id
+
+
+@pytest.mark.ray
+async def test_a_restarted_store_actor_comes_back_empty_with_a_new_epoch(ray_serve: object) -> None:
+    import ray
+
+    from genpulse.tasks.actor_store import ACTOR_NAME, ActorTaskStore
+
+    namespace = f"epoch-{os.urandom(4).hex()}"
+    store = ActorTaskStore.connect(namespace)
+    first = await store.epoch()
+    task, _ = await store.create(make())
+    ray.kill(ray.get_actor(ACTOR_NAME, namespace=namespace), no_restart=False)  # Ray restarts it (max_restarts)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            second = await store.epoch()
+            break
+        except ServiceUnavailable:
+            assert time.monotonic() < deadline, "the store actor did not come back"
+            await asyncio.sleep(0.2)
+    assert second != first
+    with pytest.raises(NotFound):
+        await store.get(task.id)

@@ -35,7 +35,24 @@ class StoreConfig(BaseModel):
         description="None for the in-cluster actor store (zero setup, in memory); a redis:// or rediss:// URL "
         "for the durable Redis store.",
     )
-    event_history: int = Field(256, ge=8, description="Events kept per task for resumable streams.")
+    event_history: int = Field(
+        256, ge=8, description="Events kept per task for resumable streams (status and progress changes only)."
+    )
+    retention_s: float = Field(
+        7 * 24 * 3600,
+        gt=0,
+        description="Seconds a terminal task's record (its events and webhook deliveries too) is kept after it "
+        "ends; then it is deleted (Redis: key TTLs). Keep it above `webhooks.retry_window_s`.",
+    )
+    idempotency_ttl_s: float | None = Field(
+        None, gt=0, description="Seconds an idempotency key holds after its first use; None: `retention_s`."
+    )
+    data_loss_alert_s: float = Field(
+        900,
+        ge=0,
+        description="Seconds `/health/ready` fails after the store was seen to have lost its data (restarted "
+        "empty), before the ingress accepts the new store.",
+    )
     max_connections: int = Field(
         512, ge=1, description="Redis connections per process (a blocking pool; `?wait` holds one while it waits)."
     )

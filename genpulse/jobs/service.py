@@ -26,6 +26,7 @@ from genpulse.tasks import TaskStore, mutate
 from genpulse.tasks.outbox import DeliveryPublic
 from genpulse.tasks.queue_stats import QueueStats, open_task_stats
 from genpulse.tasks.sse import task_events
+from genpulse.tasks.store import CLIENT_SCOPE, scoped_key
 from genpulse.webhooks import manage
 
 log = logging.getLogger("genpulse.jobs.service")
@@ -53,8 +54,13 @@ class TaskService:
     dispatcher: Dispatcher
     checks: dict[str, Check] = field(default_factory=dict)
 
-    async def submit(self, request: TaskRequest, idempotency_key: str | None = None) -> tuple[Task, bool]:
-        """Validate and store a task; returns ``(task, created)``; ``created`` is False for an idempotent repeat."""
+    async def submit(
+        self, request: TaskRequest, idempotency_key: str | None = None, *, key_scope: str = CLIENT_SCOPE
+    ) -> tuple[Task, bool]:
+        """Validate and store a task; returns ``(task, created)``; ``created`` is False for an idempotent repeat.
+
+        The key is stored in ``key_scope``'s own space: callers' keys (``CLIENT_SCOPE``) never meet the keys
+        pipelines give their steps (``CHILD_SCOPE``). A tenant's scope will go here too."""
         key = idempotency_key or request.idempotency_key
         if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
             raise InvalidRequest(
@@ -70,7 +76,8 @@ class TaskService:
         params = provider.validate(request.task_type, request.params).model_dump(mode="json")
         if request.webhook_url:
             manage.check_target(self.args, request.webhook_url)
-        task = self._new_task(request.model_copy(update={"params": params}), key)
+        scoped = scoped_key(key_scope, key) if key else None
+        task = self._new_task(request.model_copy(update={"params": params}), scoped)
         stored, created = await self.store.create(task)
         if created:
             try:

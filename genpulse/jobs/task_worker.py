@@ -6,7 +6,8 @@ provider's runner under the task's deadline while renewing the lease → write t
 errors go back to ``queued`` with exponential backoff and jitter until ``max_attempts``; the rest fail at once.
 ``reconcile`` adopts orphans: queued tasks nobody claimed within the grace period and running tasks whose
 owner's lease expired (or whose owner is this worker, after a restart). Every decision is a CAS, so any
-number of workers can race for the same task and exactly one wins.
+number of workers can race for the same task and exactly one wins. A task whose record vanished (the store
+lost its data) is found at the next lease renewal: its job is cancelled, and with it the vendor job.
 """
 
 from __future__ import annotations
@@ -244,6 +245,12 @@ class TaskWorker:
                 await self._owned_update(
                     task_id, lambda t: setattr(t, "lease_expires_at", self._clock() + self.config.lease_ttl_s)
                 )
+            except NotFound:  # the record is gone (the store lost its data): nobody will finish or pay attention
+                log.error("task %s: its record is gone from the store; stopping and cancelling its vendor job", task_id)
+                ctx.abandoned = False  # so the runner cancels the vendor job
+                if job is not None:
+                    job.cancel()
+                return
             except LeaseLost:
                 ctx.abandoned = True  # taken over: the new owner polls the vendor job, so leave it alone ...
                 with contextlib.suppress(Exception):  # ... unless a user canceled the task: then cancel the job

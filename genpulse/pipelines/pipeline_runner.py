@@ -1,8 +1,9 @@
 """PipelineRunner: runs a ``pipeline`` task as a chain of steps, each step's output an Asset in the task.
 
-Steps that call a provider are child tasks of that provider (``idempotency_key = "{task id}:{step}"``,
-``metadata.parent``): they get the provider's rate limiter, checkpointing, retries with backoff and re-hosting,
-and a resumed pipeline finds the same child instead of submitting another (never paying twice). The CPU step
+Steps that call a provider are child tasks of that provider (``idempotency_key = "{task id}:{step}"`` in
+the children's own key space, ``CHILD_SCOPE``, which callers' keys never reach; ``metadata.parent``): they get
+the provider's rate limiter, checkpointing, retries with backoff and re-hosting, and a resumed pipeline finds
+the same child instead of submitting another (never paying twice). The CPU step
 (fitting the first frame) runs through ``run_step`` (a Ray task with ``max_retries`` in a cluster); its output
 asset id is the pipeline's checkpoint (``provider_task_id``), which makes the video step's body, and so its
 idempotency key, stable across resumptions. A child that ends failed or canceled fails the pipeline with its
@@ -28,12 +29,15 @@ from genpulse.pipelines.pipeline_provider import (
     step_params,
 )
 from genpulse.pipelines.steps import run_step
+from genpulse.tasks.store import CHILD_SCOPE, CLIENT_SCOPE
 
 
 class ChildTasks(Protocol):
     """What a pipeline needs to run its steps as tasks: the hosting process's ``TaskService`` provides it."""
 
-    async def submit(self, request: TaskRequest, idempotency_key: str | None = None) -> tuple[Task, bool]: ...
+    async def submit(
+        self, request: TaskRequest, idempotency_key: str | None = None, *, key_scope: str = CLIENT_SCOPE
+    ) -> tuple[Task, bool]: ...
 
     async def get(self, task_id: str, wait: float = 0) -> Task: ...
 
@@ -94,7 +98,7 @@ class PipelineRunner:
             priority=task.priority,
             metadata={"parent": task.id, "step": step},
         )
-        child, _ = await service.submit(request)
+        child, _ = await service.submit(request, key_scope=CHILD_SCOPE)  # a key space no caller reaches
         try:
             while not child.is_terminal:
                 child = await service.get(child.id, wait=self._max_wait_s)

@@ -18,7 +18,19 @@ def open_store(config: StoreConfig, namespace: str, placement: dict[str, Any] | 
     if config.backend == "redis":
         from genpulse.tasks.redis_store import RedisTaskStore
 
-        return RedisTaskStore(config.url or "", config.event_history, config.max_connections)
+        return RedisTaskStore(
+            config.url or "",
+            config.event_history,
+            config.max_connections,
+            retention_s=config.retention_s,
+            idempotency_ttl_s=config.idempotency_ttl_s,
+        )
     from genpulse.tasks.actor_store import ActorTaskStore
 
-    return ActorTaskStore.connect(namespace, event_history=config.event_history, placement=placement)
+    return ActorTaskStore.connect(
+        namespace,
+        event_history=config.event_history,
+        placement=placement,
+        retention_s=config.retention_s,
+        idempotency_ttl_s=config.idempotency_ttl_s,
+    )

@@ -16,7 +16,7 @@ from genpulse.core.errors import GenPulseError, ServiceUnavailable
 from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
-from genpulse.tasks.store import TaskEvent
+from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent
 
 ACTOR_NAME = "genpulse-taskstore"
 
@@ -32,13 +32,20 @@ class ActorTaskStore:
 
     @classmethod
     def connect(
-        cls, namespace: str, event_history: int = 256, placement: dict[str, Any] | None = None
+        cls,
+        namespace: str,
+        event_history: int = 256,
+        placement: dict[str, Any] | None = None,
+        *,
+        retention_s: float = DEFAULT_RETENTION_S,
+        idempotency_ttl_s: float | None = None,
     ) -> ActorTaskStore:
         """Get or create the cluster's store actor (named, detached) in ``namespace``; ``placement`` holds
-        actor options (``resources``, ``label_selector``) used only when this call creates it."""
+        actor options (``resources``, ``label_selector``) and the other arguments configure the store, both used
+        only when this call creates it (a restarted actor comes back empty, with a new ``epoch``)."""
         handle = TaskStoreActor.options(
             name=ACTOR_NAME, namespace=namespace, lifetime="detached", get_if_exists=True, **(placement or {})
-        ).remote(event_history)
+        ).remote(event_history, retention_s=retention_s, idempotency_ttl_s=idempotency_ttl_s)
         return cls(handle)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -88,6 +95,9 @@ class ActorTaskStore:
 
     async def outbox_list(self, task_id: str) -> list[Delivery]:
         return await self._call("outbox_list", task_id)
+
+    async def epoch(self) -> str:
+        return await self._call("epoch")
 
     async def ping(self) -> None:
         await self._call("ping")

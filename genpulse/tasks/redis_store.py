@@ -7,12 +7,19 @@ CAS writes are Lua scripts, so each write, its index moves and its event are one
 on the event stream (``XREAD BLOCK``).
 The webhook outbox: ``wh:{id}`` hash (``v``, ``j``), ``wh:due`` sorted set of pending ids by due time,
 ``wh:task:{task_id}`` set of a task's delivery ids; the terminal CAS write adds the delivery in the same script.
+Retention: the write that makes a task terminal gives ``task:``, ``ev:`` and ``wh:`` keys a TTL of ``retention_s``
+and adds ``{id}|{status}|{provider}`` to ``expiry`` (a sorted set by deletion time); every create and terminal
+write then sweeps up to ``SWEEP_BATCH`` due entries out of the indexes and ``wh:due`` (and deletes their keys, if
+the TTL has not yet). ``idem:`` keys expire ``idempotency_ttl_s`` after their first use; a key whose task is gone
+is free. ``epoch`` (no TTL) is the store's generation marker. The scripts are in ``redis_scripts.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -23,51 +30,12 @@ from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from genpulse.core.errors import Conflict, NotFound, ServiceUnavailable
-from genpulse.core.schemas import Task, TaskStatus
+from genpulse.core.schemas import Task, TaskStatus, now
 from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
-from genpulse.tasks.store import TaskEvent, check_transition
+from genpulse.tasks.redis_scripts import CREATE, OUTBOX_PUT, PUT, SWEEP_BATCH
+from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, check_transition, records_event
 
 P = "gp:"
-
-_CREATE = """
-if ARGV[6] == '1' then
-  local existing = redis.call('HGET', KEYS[2], 'id')
-  if existing then return {existing, redis.call('HGET', KEYS[2], 'fp')} end
-  redis.call('HSET', KEYS[2], 'id', ARGV[1], 'fp', ARGV[3])
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'', ''} end
-redis.call('HSET', KEYS[1], 'v', 1, 'j', ARGV[2])
-for i = 3, 6 do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[5], '1-0', 'e', ARGV[4])
-return {ARGV[1], ARGV[3]}
-"""
-
-_PUT = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'j', ARGV[3])
-if KEYS[3] ~= KEYS[4] then
-  redis.call('ZREM', KEYS[3], ARGV[4]); redis.call('ZADD', KEYS[4], 0, ARGV[4])
-  redis.call('ZREM', KEYS[5], ARGV[4]); redis.call('ZADD', KEYS[6], 0, ARGV[4])
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5])
-if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[7]) == 0 then
-  redis.call('HSET', KEYS[7], 'v', 1, 'j', ARGV[7])
-  redis.call('ZADD', KEYS[8], ARGV[9], ARGV[8]); redis.call('SADD', KEYS[9], ARGV[8])
-end
-return 1
-"""
-
-_OUTBOX_PUT = """
-local v = redis.call('HGET', KEYS[1], 'v') or '0'
-if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'j', ARGV[3])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[5]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
-redis.call('SADD', KEYS[3], ARGV[5])
-return 1
-"""
-
 
 # Error replies that mean "not now" rather than "wrong command": a replica that lost its master, a failed
 # background save that blocks writes, a cluster or script that is busy.
@@ -82,6 +50,14 @@ def _index(status: TaskStatus | None, provider: str | None) -> str:
     if provider:
         return f"{P}idx:p:{provider}"
     return f"{P}idx:all"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _expiry_member(task: Task) -> str:
+    return f"{task.id}|{task.status.value}|{task.provider}"
 
 
 @contextlib.asynccontextmanager
@@ -99,7 +75,15 @@ async def _translated() -> AsyncIterator[None]:
 
 
 class RedisTaskStore:
-    def __init__(self, url: str, event_history: int = 256, max_connections: int = 512) -> None:
+    def __init__(
+        self,
+        url: str,
+        event_history: int = 256,
+        max_connections: int = 512,
+        *,
+        retention_s: float = DEFAULT_RETENTION_S,
+        idempotency_ttl_s: float | None = None,
+    ) -> None:
         # A blocking pool: past ``max_connections`` a call waits (up to 10 s) for a free connection. The default
         # pool raises "Too many connections" at once, which a 200-client submit storm turned into 503s.
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -107,9 +91,10 @@ class RedisTaskStore:
         )
         self._redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         self._history = event_history
-        self._create = self._redis.register_script(_CREATE)
-        self._put = self._redis.register_script(_PUT)
-        self._outbox_put = self._redis.register_script(_OUTBOX_PUT)
+        self._retention_s, self._idem_ttl_s = retention_s, idempotency_ttl_s or retention_s
+        self._create = self._redis.register_script(CREATE)
+        self._put = self._redis.register_script(PUT)
+        self._outbox_put = self._redis.register_script(OUTBOX_PUT)
 
     async def create(self, task: Task) -> tuple[Task, bool]:
         stored = task.model_copy(update={"version": 1})
@@ -122,8 +107,10 @@ class RedisTaskStore:
             _index(None, task.provider),
             _index(task.status, task.provider),
             f"{P}ev:{task.id}",
+            f"{P}expiry",
         ]
         event = TaskEvent.of(stored).model_dump_json()
+        at = now()
         args = [
             task.id,
             stored.to_json(),
@@ -131,6 +118,13 @@ class RedisTaskStore:
             event,
             self._history,
             "1" if keyed else "0",
+            _ms(self._idem_ttl_s),
+            P,
+            _ms(self._retention_s) if task.is_terminal else "",
+            _expiry_member(task),
+            repr(at + self._retention_s),
+            repr(at),
+            SWEEP_BATCH,
         ]
         async with _translated():
             got_id, got_fp = await self._create(keys=keys, args=args)
@@ -139,7 +133,7 @@ class RedisTaskStore:
         if not got_id:
             raise Conflict(f"task {task.id} already exists")
         if got_fp != (task.fingerprint or ""):
-            raise Conflict("idempotency key already used with a different request", details={"task_id": got_id})
+            raise Conflict("idempotency key already used with a different request")
         return await self.get(got_id), False
 
     async def get(self, task_id: str) -> Task:
@@ -165,6 +159,7 @@ class RedisTaskStore:
             f"{P}wh:{message_id(task.id)}",
             f"{P}wh:due",
             f"{P}wh:task:{task.id}",
+            f"{P}expiry",
         ]
         delivery = Delivery.for_task(new).model_copy(update={"version": 1}) if needs_delivery(stored, new) else None
         args = [
@@ -172,11 +167,21 @@ class RedisTaskStore:
             new.version,
             new.to_json(),
             task.id,
-            TaskEvent.of(new).model_dump_json(),
+            TaskEvent.of(new).model_dump_json() if records_event(stored, new) else "",
             self._history,
             delivery.model_dump_json() if delivery else "",
             message_id(task.id),
             repr(delivery.due_at) if delivery else "0",
+        ]
+        at = now()
+        ending = new.is_terminal and not stored.is_terminal
+        args += [
+            _ms(self._retention_s) if ending else "",
+            _expiry_member(new),
+            repr(at + self._retention_s),
+            P,
+            repr(at),
+            SWEEP_BATCH,
         ]
         async with _translated():
             outcome = await self._put(keys=keys, args=args)
@@ -240,7 +245,7 @@ class RedisTaskStore:
 
     async def outbox_put(self, delivery: Delivery) -> Delivery:
         new = delivery.model_copy(update={"version": delivery.version + 1})
-        keys = [f"{P}wh:{delivery.id}", f"{P}wh:due", f"{P}wh:task:{delivery.task_id}"]
+        keys = [f"{P}wh:{delivery.id}", f"{P}wh:due", f"{P}wh:task:{delivery.task_id}", f"{P}task:{delivery.task_id}"]
         due = "" if new.due_at is None else repr(new.due_at)
         args = [delivery.version, new.version, new.model_dump_json(), due, new.id]
         async with _translated():
@@ -253,6 +258,12 @@ class RedisTaskStore:
         async with _translated():
             ids = sorted(await self._redis.smembers(f"{P}wh:task:{task_id}"))
         return sorted(await self._deliveries(ids), key=lambda d: d.created_at)
+
+    async def epoch(self) -> str:
+        fresh = f"gen_{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
+        async with _translated():
+            held = await self._redis.set(f"{P}epoch", fresh, nx=True, get=True)
+        return held or fresh
 
     async def ping(self) -> None:
         async with _translated():

@@ -9,10 +9,21 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
   stored version still equals ``task.version`` and the status change is allowed by ``schemas.ALLOWED``
   (terminal states never change). It returns the stored task (version + 1) and emits one event.
   A lost race raises ``Conflict`` and writes nothing; callers re-read and decide again (``mutate`` does this).
-- ``wait`` returns once the task's version exceeds ``after_version`` or ``timeout`` passes, whichever comes
-  first; it is driven by the store's own change notification, not by polling.
-- ``events`` returns the recorded events after a version (a bounded history), oldest first.
-- ``list`` is newest first, filtered by status and/or provider, paginated by an opaque cursor.
+- Events: the first write and every write that changes status or progress record one event (``seq`` = the
+  version written). Writes that change neither (lease renewals, checkpoints) bump the version but record none.
+- ``wait`` returns at once when the task's version already exceeds ``after_version``, else once an event after
+  it is recorded or ``timeout`` passes; it is driven by the store's own change notification, not by polling.
+- ``events`` returns the recorded events after a version (at most ``event_history`` per task), oldest first.
+- ``list`` is newest first, filtered by status and/or provider, paginated by an opaque cursor; it reads an index
+  per filter (never every stored id).
+- Retention: a terminal task is deleted ``retention_s`` after it ends, with its events and webhook deliveries
+  (from then on ``NotFound``, and ``list`` no longer shows it); queued and running tasks are never deleted. An
+  idempotency key holds for ``idempotency_ttl_s`` (default ``retention_s``) after its first use, and no longer
+  than its task: a key whose task is gone is free again. A reused key with another fingerprint raises
+  ``Conflict`` without naming the other task. Keys are opaque to the store; ``scoped_key`` gives each kind of
+  caller its own key space.
+- ``epoch`` is the store's generation marker: written once when the store starts empty, it changes only when
+  the store lost its data (an actor restarted empty, a Redis without persistence restarted or flushed).
 - The webhook outbox (``genpulse.tasks.outbox``): the write that makes a task with a ``webhook_url`` terminal
   also stores its ``Delivery`` (pending, due at once), atomically. ``outbox_due`` lists pending deliveries due
   by a time, soonest first; ``outbox_put`` is CAS on ``Delivery.version`` (version 0 creates, ``Conflict`` if
@@ -30,6 +41,23 @@ from pydantic import BaseModel
 from genpulse.core.errors import Conflict
 from genpulse.core.schemas import ALLOWED, Task, TaskStatus, now
 from genpulse.tasks.outbox import Delivery
+
+DEFAULT_RETENTION_S = 7 * 24 * 3600.0  # StoreConfig.retention_s
+
+CLIENT_SCOPE = "client"  # keys sent by API callers (a tenant's scope will be ``tenant.{id}``)
+CHILD_SCOPE = "child"  # keys of pipeline steps, ``{parent id}:{step}``: no caller can reach them
+
+
+def scoped_key(scope: str, key: str) -> str:
+    """The stored form of an idempotency key: its scope (ours, without ``/``), then the caller's key."""
+    if "/" in scope:
+        raise ValueError(f"idempotency scope {scope!r} must not contain '/'")
+    return f"{scope}/{key}"
+
+
+def records_event(before: Task | None, after: Task) -> bool:
+    """Whether the write ``before -> after`` records an event: the first write, and status or progress changes."""
+    return before is None or before.status != after.status or before.progress != after.progress
 
 
 class TaskEvent(BaseModel):
@@ -72,6 +100,8 @@ class TaskStore(Protocol):
     async def outbox_put(self, delivery: Delivery) -> Delivery: ...
 
     async def outbox_list(self, task_id: str) -> list[Delivery]: ...
+
+    async def epoch(self) -> str: ...
 
     async def ping(self) -> None: ...
 

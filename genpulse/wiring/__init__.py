@@ -24,6 +24,7 @@ from genpulse.providers.cloud import CloudProvider
 from genpulse.providers.registry import Registry
 from genpulse.providers.vendor_runner import Limiter
 from genpulse.tasks import TaskStore
+from genpulse.tasks.store_watch import StoreWatch
 
 Check = Callable[[], Awaitable[object]]
 
@@ -91,4 +92,5 @@ class Wiring:
         async def storage_ready() -> None:
             storage.ping()
 
-        return {"store": self.store.ping, "storage": storage_ready, **self.environment.checks(self)}
+        store = StoreWatch(self.store, self.args.store.data_loss_alert_s)  # also: did the store lose its data?
+        return {"store": store.check, "storage": storage_ready, **self.environment.checks(self)}

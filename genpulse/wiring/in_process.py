@@ -29,7 +29,10 @@ class InProcessEnvironment:
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
 
     def open_store(self, args: AppArgs) -> TaskStore:
-        return self.store or MemoryTaskStore(args.store.event_history)
+        cfg = args.store
+        return self.store or MemoryTaskStore(
+            cfg.event_history, retention_s=cfg.retention_s, idempotency_ttl_s=cfg.idempotency_ttl_s
+        )
 
     def dispatcher(self, wiring: Wiring) -> LocalDispatcher:
         return LocalDispatcher(self.workers)
