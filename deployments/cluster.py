@@ -16,7 +16,8 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
-from deployments.limiter_actor import ActorLimiter, connect_limiter
+from deployments.limiter_actor import ActorLimiter, connect_limiter, limiter_name, limiter_version
+from deployments.versions import replace_stale
 from genpulse.core import metrics
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
@@ -51,7 +52,10 @@ class RayEnvironment:
         return PoolDispatcher(lambda p: self._connect_pool(p, self.args, self.app_name), wiring.registry.names())
 
     def limiter(self, provider: CloudProvider) -> Limiter:
-        return metrics.MeteredLimiter(ActorLimiter(connect_limiter(provider.name, self.args)), provider.name)
+        def connect() -> Any:
+            return connect_limiter(provider.name, self.args)
+
+        return metrics.MeteredLimiter(ActorLimiter(connect(), reconnect=connect), provider.name)
 
     def diffusion(self) -> Generate:
         handle = self._diffusion_handle()
@@ -90,7 +94,12 @@ class RayEnvironment:
         return dispatcher
 
     def configure_limiters(self, wiring: Wiring) -> None:
-        """Hand the running limiters this deploy's limits (a redeploy reaches them without a restart)."""
+        """Hand the running limiters this deploy's limits (a redeploy reaches them without a restart; limits
+        changed at run time stand until a deploy changes the configured ones)."""
         for provider in wiring.registry.rate_limited():
             cfg = provider.config
-            connect_limiter(provider.name, self.args).configure.remote(cfg.rps, cfg.max_concurrent_jobs)
+            name = limiter_name(provider.name)
+            limiter = replace_stale(
+                name, self.args.namespace, limiter_version(), lambda p=provider.name: connect_limiter(p, self.args)
+            )
+            limiter.deploy_limits.remote(cfg.rps, cfg.max_concurrent_jobs)

@@ -16,7 +16,7 @@ from deployments.cluster import RayEnvironment
 from deployments.incluster import HandleAPI
 from deployments.retention_actor import start_retention
 from deployments.webhook_actor import start_webhook_actor
-from deployments.worker_actor import start_pool
+from deployments.worker_actor import deploy_pool, start_pool
 from genpulse.api.app import create_api
 from genpulse.core.config import AppArgs
 from genpulse.jobs.dispatch import PoolDispatcher
@@ -32,7 +32,8 @@ class Ingress(HandleAPI):
         self.wiring = Wiring(args, environment)
         self.dispatcher = self.wiring.dispatcher
         assert isinstance(self.dispatcher, PoolDispatcher)
-        self.dispatcher.refresh()  # every pool up now: their reconcile loops adopt work left from before
+        # every pool up now, made by this deploy: their reconcile loops adopt work left from before
+        self.dispatcher.refresh(lambda provider: deploy_pool(provider, args, self.app_name))
         self.retention = start_retention(args)
         environment.configure_limiters(self.wiring)  # a redeploy with new limits reaches the running limiters
         self.webhooks = start_webhook_actor(args)  # not a readiness check: tasks run while it restarts

@@ -7,11 +7,13 @@ empty, which at worst admits one extra window of calls). ``ActorLimiter`` is the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
 
+from deployments.versions import code_hash
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
 from genpulse.providers.ratelimit import RateLimiter
@@ -23,7 +25,31 @@ def limiter_name(provider: str) -> str:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=10_000)
 class RateLimiterActor(RateLimiter):
-    """The RateLimiter on one event loop, shared by every worker of the cluster."""
+    """The RateLimiter on one event loop, shared by every worker of the cluster.
+
+    ``deploy_limits`` is what each ingress replica of a deploy calls: it applies the deploy's limits only when
+    they differ from the last deploy's, so limits changed at run time (``genpulse limits``, ``configure``)
+    stand until a deploy says otherwise, however many replicas start meanwhile."""
+
+    def __init__(self, rps: float, max_concurrent_jobs: int, deploy: str = "") -> None:
+        super().__init__(rps, max_concurrent_jobs)
+        self._deployed = (float(rps), int(max_concurrent_jobs))
+        self._deploy = deploy
+
+    def fingerprint(self) -> str:
+        return self._deploy
+
+    def deploy_limits(self, rps: float, max_concurrent_jobs: int) -> bool:
+        if (float(rps), int(max_concurrent_jobs)) == self._deployed:
+            return False
+        self._deployed = (float(rps), int(max_concurrent_jobs))
+        self.configure(rps, max_concurrent_jobs)
+        return True
+
+
+def limiter_version() -> str:
+    """A limiter is replaced only for new code; new limits reach it through ``deploy_limits``."""
+    return code_hash()[:16]
 
 
 def connect_limiter(provider: str, args: AppArgs) -> Any:
@@ -34,20 +60,28 @@ def connect_limiter(provider: str, args: AppArgs) -> Any:
         lifetime="detached",
         get_if_exists=True,
         **args.placement.limiters.actor_options(),
-    ).remote(cfg.rps, cfg.max_concurrent_jobs)
+    ).remote(cfg.rps, cfg.max_concurrent_jobs, limiter_version())
 
 
 class ActorLimiter:
-    """Client of a RateLimiterActor; an unreachable limiter is a retryable ``ServiceUnavailable``."""
+    """Client of a RateLimiterActor; an unreachable limiter is a retryable ``ServiceUnavailable``.
 
-    def __init__(self, handle: Any) -> None:
-        self._actor = handle
+    ``reconnect`` gets the limiter by name again: a limiter replaced by a redeploy (``deployments/versions.py``)
+    is a new actor, and a dead handle is swapped for the live one once before a call gives up."""
+
+    def __init__(self, handle: Any, reconnect: Callable[[], Any] | None = None) -> None:
+        self._actor, self._reconnect = handle, reconnect
 
     async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return await getattr(self._actor, method).remote(*args)
-        except RayActorError as exc:
-            raise ServiceUnavailable(f"rate limiter unavailable: {type(exc).__name__}") from None
+        for last in (self._reconnect is None, True):
+            try:
+                return await getattr(self._actor, method).remote(*args)
+            except RayActorError as exc:
+                if last:
+                    raise ServiceUnavailable(f"rate limiter unavailable: {type(exc).__name__}") from None
+                assert self._reconnect is not None
+                self._actor = self._reconnect()
+        raise AssertionError("unreachable")
 
     async def acquire_request(self, priority: str = "normal") -> float:
         return await self._call("acquire_request", priority)

@@ -15,6 +15,7 @@ from typing import Any
 import ray
 
 from deployments.cluster import RayEnvironment
+from deployments.versions import fingerprint, replace_stale
 from genpulse.core.config import AppArgs
 from genpulse.jobs.task_worker import TaskWorker
 from genpulse.wiring import Wiring
@@ -28,7 +29,8 @@ def actor_name(provider: str, index: int) -> str:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
 class ProviderWorker:
-    def __init__(self, name: str, provider: str, args: AppArgs, app_name: str) -> None:
+    def __init__(self, name: str, provider: str, args: AppArgs, app_name: str, deploy: str = "") -> None:
+        self._deploy = deploy
         wiring = Wiring(args, RayEnvironment(args, app_name, start_pool))
         self.worker = TaskWorker(name, provider, wiring.store, wiring.storage, wiring.runner(provider), args.workers)
         self._interval = args.workers.reconcile_interval_s
@@ -56,18 +58,35 @@ class ProviderWorker:
 
     async def ping(self) -> dict[str, Any]:
         self._ensure_loop()
-        return {"name": self.worker.name, "in_flight": len(self.worker.in_flight())}
+        return {"name": self.worker.name, "in_flight": len(self.worker.in_flight()), "deploy": self._deploy}
+
+    def fingerprint(self) -> str:
+        """The deploy this worker was made by (``deployments.versions``)."""
+        return self._deploy
 
 
 def start_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
     """Get or create the provider's worker actors (idempotent across ingress replicas)."""
+    return [_get_or_create(provider, i, args, app_name) for i in range(args.workers.pool_size)]
+
+
+def deploy_pool(provider: str, args: AppArgs, app_name: str) -> list[Any]:
+    """``start_pool`` for a new deploy: workers of an earlier deploy are replaced (their tasks are adopted)."""
+    wanted = fingerprint(args)
     return [
-        ProviderWorker.options(
-            name=actor_name(provider, i),
-            namespace=args.namespace,
-            lifetime="detached",
-            get_if_exists=True,
-            **args.placement.for_workers(provider).actor_options(),
-        ).remote(actor_name(provider, i), provider, args, app_name)
+        replace_stale(
+            actor_name(provider, i), args.namespace, wanted, lambda i=i: _get_or_create(provider, i, args, app_name)
+        )
         for i in range(args.workers.pool_size)
     ]
+
+
+def _get_or_create(provider: str, index: int, args: AppArgs, app_name: str) -> Any:
+    name = actor_name(provider, index)
+    return ProviderWorker.options(
+        name=name,
+        namespace=args.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        **args.placement.for_workers(provider).actor_options(),
+    ).remote(name, provider, args, app_name, fingerprint(args))

@@ -92,7 +92,13 @@ def test_worker_killed_mid_job(
 
 
 def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tuple[KlingState, str]) -> None:
+    """A redeploy with new config reaches the running workers (replaced, their jobs adopted, none submitted
+    twice) and limits changed at run time survive later ingress replicas until a deploy changes them."""
+    import ray
     from ray import serve
+
+    from deployments.versions import fingerprint
+    from genpulse.core.config import AppArgs
 
     state, url = kling
     args = args_for(tmp_path, url)
@@ -101,11 +107,21 @@ def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tu
         with httpx.Client(base_url=ray_serve.base_url, timeout=120) as client:
             ids = submit_and_wait_for_vendor_jobs(client, 3)
             serve.delete("genpulse")
+            args["providers"]["kling"]["timeout_s"] = 20  # a config change the running workers must get
             deploy(args)
+            worker = ray.get_actor("genpulse-worker-kling-0", namespace=args["namespace"])
+            assert ray.get(worker.ping.remote())["deploy"] == fingerprint(AppArgs.load(args))
             done = all_succeed(client, ids)
         assert len(state.jobs) == 3
         assert all(t["result"]["assets"][0]["url"].startswith("/v1/assets/") for t in done)
         limits_cli_changes_the_running_limiter(args["namespace"])
+        serve.delete("genpulse")
+        deploy(args)  # the same deploy again: the limits set at run time stand
+        limiter = ray.get_actor("genpulse-limiter-kling", namespace=args["namespace"])
+        assert ray.get(limiter.stats.remote())["rps"] == 3
+        args["providers"]["kling"]["rps"] = 7  # a deploy that changes the limits wins
+        deploy(args)
+        wait_for(lambda: ray.get(limiter.stats.remote())["rps"] == 7, 60, 0.2, "the deployed rps")
     finally:
         serve.delete("genpulse")
 

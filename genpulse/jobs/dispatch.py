@@ -52,10 +52,11 @@ class PoolDispatcher:
             self.pools[provider] = self._connect(provider)
         return self.pools[provider]
 
-    def refresh(self) -> None:
-        """Get (or create again) every provider's pool: a worker that died for good comes back."""
+    def refresh(self, connect: Callable[[str], Sequence[Any]] | None = None) -> None:
+        """Get (or create again) every provider's pool: a worker that died for good comes back. ``connect``
+        replaces the usual way for this once (a new deploy replaces the workers of an earlier one)."""
         for provider in self.providers:
-            self.pools[provider] = self._connect(provider)
+            self.pools[provider] = (connect or self._connect)(provider)
 
     async def dispatch(self, task: Task) -> None:
         pick(self.pool(task.provider), task.id).submit.remote(task.id)
