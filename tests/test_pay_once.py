@@ -90,8 +90,8 @@ async def test_a_worker_that_died_mid_submit_is_reconciled_not_resubmitted(tmp_p
         created_at=created,
         deadline_at=created + 120,
         attempts=1,
-        owner="worker-that-died",
-        lease_expires_at=created - 1,
+        owner=rt.workers["kling"][0].name,  # it died and was restarted: its tasks are adopted at once
+        lease_expires_at=created + 30,
         submit_pending=True,
     )
     await rt.service.store.create(dead)
@@ -128,8 +128,8 @@ async def test_a_dead_mid_submit_task_of_a_vendor_that_cannot_look_up_fails_unkn
         created_at=created,
         deadline_at=created + 60,
         attempts=1,
-        owner="worker-that-died",
-        lease_expires_at=created - 1,
+        owner=rt.workers["openai"][0].name,  # it died and was restarted
+        lease_expires_at=created + 30,
         submit_pending=True,
     )
     await rt.service.store.create(dead)

@@ -46,6 +46,17 @@ class Recorded:
         return self.draw
 
 
+def watching_worker(rt: LocalRuntime, watched: list[float]) -> TaskWorker:
+    """The runtime's Kling worker, rebuilt to read its monotonic clock (how it times other owners' leases)
+    from ``watched``."""
+    old = rt.workers["kling"][0]
+    worker = TaskWorker(
+        old.name, old.provider, old.store, old.storage, old.runner, old.config, monotonic=lambda: watched[0]
+    )
+    rt.workers["kling"][:] = [worker]
+    return worker
+
+
 def recorded_worker(rt: LocalRuntime, recorded: Recorded) -> None:
     """Replace the runtime's Kling worker by one that reads ``recorded``'s clock and draws from its rng."""
     old = rt.workers["kling"][0]
@@ -124,7 +135,7 @@ async def test_reconcile_adopts_orphans_and_respects_live_leases(tmp_path: Path,
                 "id": "tsk_000000000002aaaaaaaaaaaa",
                 "status": TaskStatus.running,
                 "owner": "dead-worker",
-                "lease_expires_at": now() - 1,
+                "lease_expires_at": now() - 3600,
             }
         )
     )
@@ -138,8 +149,12 @@ async def test_reconcile_adopts_orphans_and_respects_live_leases(tmp_path: Path,
             }
         )
     )
-    worker: TaskWorker = rt.workers["kling"][0]
-    assert await worker.reconcile() == 2
+    watched = [0.0]
+    worker = watching_worker(rt, watched)
+    assert await worker.reconcile() == 1  # the unclaimed task; the leases are live until seen unchanged
+    watched[0] += 31  # a whole lease (30 s) later, on this worker's clock: the live owner renewed meanwhile
+    await store.put(leased.model_copy(update={"lease_expires_at": now() + 60}))
+    assert await worker.reconcile() == 1  # the dead worker's task
     await worker.join()
     assert (await store.get(orphan.id)).status == TaskStatus.succeeded
     assert (await store.get(expired.id)).status == TaskStatus.succeeded
@@ -160,13 +175,52 @@ async def test_a_resumed_task_polls_its_checkpointed_job(tmp_path: Path, kling: 
                 "status": TaskStatus.running,
                 "result": None,
                 "owner": "gone",
-                "lease_expires_at": now() - 1,
+                "lease_expires_at": now() - 3600,
                 "version": 0,
             }
         )
     )
-    await rt.workers["kling"][0].reconcile()
-    await asyncio.wait_for(rt.workers["kling"][0].join(), 10)
+    watched = [0.0]
+    worker = watching_worker(rt, watched)
+    assert await worker.reconcile() == 0  # seen once; adopted when it has not changed for a lease
+    watched[0] += 31
+    assert await worker.reconcile() == 1
+    await asyncio.wait_for(worker.join(), 10)
     resumed = await store.get(crashed.id)
     assert resumed.status == TaskStatus.succeeded and resumed.provider_task_id == first.provider_task_id
     assert len(kling.state.jobs) == 1  # polled, not submitted again
+
+
+async def test_leases_do_not_trust_the_clocks_of_other_workers(tmp_path: Path, kling: Vendor) -> None:
+    """A live owner whose clock is 10 minutes slow keeps its lease while it renews (the task's version moves);
+    a lease nobody renews is adopted after ``lease_ttl_s`` as this worker watched it, whatever its stamp says."""
+    rt = runtime(tmp_path, kling.url, poll_interval_s=0.05, workers={"lease_ttl_s": 30})
+    store = rt.service.store
+    watched = [1000.0]
+    worker = watching_worker(rt, watched)
+    skewed = now() - 600  # the owner's clock is 10 minutes behind ours
+    task, _ = await store.create(
+        Task(
+            id="tsk_00000000000aaaaaaaaaaaaa",
+            provider="kling",
+            task_type="text-to-video",
+            status=TaskStatus.running,
+            params=VIDEO,
+            created_at=now(),
+            deadline_at=now() + 600,
+            owner="slow-clock-worker",
+            lease_expires_at=skewed + 30,
+        )
+    )
+    assert await worker.reconcile() == 0  # first sight: the lease is live until it stops changing
+    for _ in range(3):  # the owner renews every lease_ttl_s / 3, on its own (slow) clock
+        watched[0] += 10
+        task = await store.put(task.model_copy(update={"lease_expires_at": skewed + watched[0] - 1000 + 30}))
+        assert await worker.reconcile() == 0
+    watched[0] += 29  # no renewal for just under a lease
+    assert await worker.reconcile() == 0
+    watched[0] += 2  # ... and now for a whole lease: the owner is gone
+    assert await worker.reconcile() == 1
+    await asyncio.wait_for(worker.join(), 30)
+    adopted = await store.get(task.id)
+    assert adopted.status == TaskStatus.succeeded and adopted.owner is None

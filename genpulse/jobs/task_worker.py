@@ -60,10 +60,13 @@ class TaskWorker:
         config: WorkersConfig,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.provider = name, provider
         self.store, self.storage, self.runner, self.config = store, storage, runner, config
-        self._clock, self._rng = clock, rng
+        self._clock, self._rng, self._monotonic = clock, rng, monotonic
+        # Another owner's lease, as this worker saw it: (task version, when first seen unchanged, on our clock).
+        self._seen: dict[str, tuple[int, float]] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._spawned: set[asyncio.Task[bool]] = set()
@@ -104,21 +107,41 @@ class TaskWorker:
         """Adopt orphaned tasks of this provider; returns how many were started."""
         started = queued = 0
         now = self._clock()
+        seen = set()
         for status in (TaskStatus.queued, TaskStatus.running):
             cursor = None
             while True:
                 tasks, cursor = await self.store.list(status=status, provider=self.provider, limit=200, cursor=cursor)
                 queued += len(tasks) if status == TaskStatus.queued else 0
                 for t in tasks:
+                    seen.add(t.id)
                     if t.id not in self._jobs and self._orphaned(t, now) and await self.submit(t.id):
                         started += 1
                 if cursor is None:
                     break
+        for gone in self._seen.keys() - seen:  # ended or adopted: forget what we saw of its lease
+            del self._seen[gone]
         metrics.QUEUE_DEPTH.record(queued, provider=self.provider, worker=self.name)
         return started
 
+    def _lease_live(self, t: Task, now: float) -> bool:
+        """Whether another worker's lease on ``t`` still holds, without trusting that our clocks agree.
+
+        A lease is over when its task has not changed for ``lease_ttl_s`` as *we* watched it, on our own monotonic
+        clock: a live owner renews every ``lease_ttl_s / 3``, and every renewal is a new version. The owner's
+        ``lease_expires_at`` stamp is never compared with our clock. A worker that just started therefore waits
+        one lease before adopting another worker's task (its own tasks it adopts at once)."""
+        if t.owner is None or t.owner == self.name:
+            return False
+        mono = self._monotonic()
+        version, since = self._seen.get(t.id, (-1, mono))
+        if version != t.version:
+            self._seen[t.id] = (t.version, mono)
+            return True
+        return mono - since < self.config.lease_ttl_s
+
     def _orphaned(self, t: Task, now: float) -> bool:
-        lease_live = t.owner is not None and (t.lease_expires_at or 0) > now
+        lease_live = self._lease_live(t, now)
         if t.owner == self.name:
             return True  # ours, but not in _jobs: we restarted
         if lease_live:
@@ -168,7 +191,7 @@ class TaskWorker:
 
     def _claim(self, t: Task) -> Task | None:
         now = self._clock()
-        someone_elses = t.owner not in (None, self.name) and (t.lease_expires_at or 0) > now
+        someone_elses = self._lease_live(t, now)
         if t.is_terminal or someone_elses:
             return None
         if t.not_before and t.not_before > now:
