@@ -136,7 +136,8 @@ class TaskService:
             metadata=old.metadata,
             deadline_s=budget,
         )
-        task = self._new_task(request, idempotency_key, retry_of=old.id, fingerprint=_retry_fingerprint(old.id))
+        key = scoped_key(CLIENT_SCOPE, idempotency_key) if idempotency_key else None  # the submit's key space
+        task = self._new_task(request, key, retry_of=old.id, fingerprint=_retry_fingerprint(old.id))
         stored, created = await self.store.create(task)
         if created:
             try:
