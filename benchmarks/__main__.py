@@ -13,7 +13,7 @@ from collections.abc import Callable
 from benchmarks.env import bench_available
 from benchmarks.report import Result, publish
 
-SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead")
+SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead", "soak")
 
 
 def runner(name: str) -> Callable[..., Result]:
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     for kv in a.opt:
         key, value = kv.split("=", 1)
         kwargs[key] = float(value) if "." in value else int(value) if value.lstrip("-").isdigit() else value
+    if a.scenario == "soak":  # GenPulse alone: no baseline to compare memory growth with
+        from benchmarks.soak import main as soak_main
+
+        print(f"results: {soak_main(**kwargs)}", file=sys.stderr)
+        return 0
     result = runner(a.scenario)(**kwargs)
     out = publish(result, tag=a.tag, docs=a.side == "both")
     print(result.table())
