@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from genpulse.providers.registry import ENTRIES
 from tests.harness import RunningApp, local_args, running_app
 
 FOX = {
@@ -110,6 +111,83 @@ def test_malformed_json_is_400(client: httpx.Client) -> None:
         r = client.post("/v1/tasks", content=raw, headers={"content-type": "application/json"})
         assert r.status_code == 400, (raw, r.text)
         assert r.json()["error"]["type"] == "malformed_request"
+
+
+def _finite_number_errors(r: httpx.Response) -> list[str]:
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request"
+    return [d["field"] for d in error["details"] if d["type"] == "finite_number"]
+
+
+NON_FINITE = ["1e999", "-1e999", "NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("number", NON_FINITE)
+def test_non_finite_numbers_are_422_naming_the_field(client: httpx.Client, number: str) -> None:
+    """Valid JSON (1e999) or what Python's parser accepts (NaN): refused before anything is stored, never a 500."""
+    marker = f"non-finite-{number}"
+    for field, body in (
+        ("deadline_s", {**FOX, "metadata": {"marker": marker}, "deadline_s": 0.125}),
+        ("metadata.scores.1.x", {**FOX, "metadata": {"marker": marker, "scores": [1, {"x": 0.125}]}}),
+        ("params.guidance_scale", {**FOX, "metadata": {"marker": marker}, "params": {"guidance_scale": 0.125}}),
+    ):
+        raw = json.dumps(body).replace("0.125", number)
+        r = client.post("/v1/tasks", content=raw, headers={"content-type": "application/json"})
+        assert _finite_number_errors(r) == [field], raw
+    text = number.lower().replace("1e999", "inf")  # and as a string for a float field: "inf", "nan"
+    r = client.post("/v1/tasks", json={**FOX, "metadata": {"marker": marker}, "deadline_s": text})
+    assert _finite_number_errors(r) == ["deadline_s"]
+    listed = client.get("/v1/tasks", params={"limit": 200}).json()["data"]
+    assert not [t for t in listed if t["metadata"].get("marker") == marker]
+
+
+@pytest.mark.parametrize("wait", ["inf", "-inf", "nan", "Infinity", "1e999"])
+def test_non_finite_query_numbers_are_422(client: httpx.Client, wait: str) -> None:
+    r = client.get("/v1/tasks/tsk_000000000000000000000000", params={"wait": wait})
+    assert _finite_number_errors(r) == ["query.wait"]
+
+
+def _number_fields(schema: dict, defs: dict, path: str = "") -> Iterator[tuple[str, bool]]:
+    """(dotted path, whether a string is also accepted) of every number in a params schema."""
+    schema = defs[schema["$ref"].split("/")[-1]] if "$ref" in schema else schema
+    types = {schema.get("type"), *(a.get("type") for a in schema.get("anyOf", []))}
+    if "number" in types:
+        yield path, "string" in types
+    for name, sub in schema.get("properties", {}).items():
+        yield from _number_fields(sub, defs, f"{path}.{name}" if path else name)
+    if "items" in schema:
+        yield from _number_fields(schema["items"], defs, f"{path}.0")
+
+
+def _at(path: str, value: object) -> object:
+    head, _, rest = path.partition(".")
+    inner = _at(rest, value) if rest else value
+    return [inner] if head == "0" else {head: inner}
+
+
+def test_every_providers_number_params_refuse_non_finite_values(tmp_path: Path, tiny_cache: Path) -> None:
+    creds = {"api_key": "k", "access_key": "a", "secret_key": "s", "base_url": "http://127.0.0.1:9"}
+    providers = {name: {**creds, "servers": ["http://127.0.0.1:9"]} for name in ENTRIES}
+    providers["diffusers"] = providers["pipeline"] = {}
+    with running_app(local_args(tmp_path, tiny_cache, providers=providers)) as app, httpx.Client(base_url=app.url) as c:
+        checked = []
+        for info in c.get("/v1/providers").json()["data"]:
+            for task_type, schema in c.get(f"/meta/schemas/{info['name']}").json()["task_types"].items():
+                for path, takes_strings in _number_fields(schema, schema.get("$defs", {})):
+                    checked.append(f"{info['name']}.{path}")
+                    for number in NON_FINITE:
+                        params = json.dumps(_at(path, 0.5)).replace("0.5", number)
+                        raw = f'{{"provider": "{info["name"]}", "task_type": "{task_type}", "params": {params}}}'
+                        r = c.post("/v1/tasks", content=raw, headers={"content-type": "application/json"})
+                        assert _finite_number_errors(r) == [f"params.{path}"], raw
+                    if not takes_strings:
+                        for text in ("inf", "-inf", "nan"):
+                            body = {"provider": info["name"], "task_type": task_type, "params": _at(path, text)}
+                            r = c.post("/v1/tasks", json=body)
+                            assert r.status_code == 422 and f"params.{path}" in r.text, (body, r.text)
+        assert {"diffusers.guidance_scale", "kling.cfg_scale", "comfyui.inputs.0.value"} <= set(checked)
+        assert c.get("/v1/tasks").json()["data"] == []
 
 
 def test_body_over_limit_is_413(client: httpx.Client) -> None:

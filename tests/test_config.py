@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
+from genpulse.core import config
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ConfigError
 
@@ -77,3 +80,32 @@ def test_ingress_has_room_for_long_lived_requests_besides_submits() -> None:
     with pytest.raises(ConfigError, match=r"server\.max_long_lived \(256\) must be below store\.max_connections"):
         AppArgs.load({"store": redis})
     assert AppArgs.load({"store": redis, "server": {"max_long_lived": 48}}).server.max_long_lived == 48
+
+
+def _paths(model: BaseModel, where: str = "") -> Iterator[tuple[str, Path]]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path):
+            yield where + name, value
+        elif isinstance(value, BaseModel):
+            yield from _paths(value, f"{where}{name}.")
+
+
+def test_every_path_default_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A default of `~/...` must not become a directory named `~` under the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert config.DiffusionConfig().cache_dir == tmp_path / ".cache" / "genpulse" / "models"
+    assert config.StorageConfig().path == tmp_path / ".genpulse" / "data"
+    models = [
+        cls
+        for cls in vars(config).values()
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == config.__name__
+    ]
+    found = []
+    for cls in models:
+        if any(f.is_required() for f in cls.model_fields.values()):
+            continue
+        for where, path in _paths(cls()):
+            found.append(f"{cls.__name__}.{where}")
+            assert path.is_absolute() and "~" not in path.parts, f"{cls.__name__}.{where} = {path}"
+    assert {"DiffusionConfig.cache_dir", "StorageConfig.path", "AppArgs.storage.path"} <= set(found)

@@ -40,6 +40,20 @@ BLOCKED = [
     "[64:ff9b::7f00:1]",
     "[2002:a00:1::]",
     "localhost",
+    # site-local (deprecated, still routed inside some networks) and the IPv6 forms of internal IPv4 addresses
+    "[fec0::1]",
+    "[feff:ffff::1]",
+    "[::7f00:1]",  # IPv4-compatible ::127.0.0.1
+    "[::808:808]",  # IPv4-compatible: deprecated whatever it embeds
+    "[::ffff:0:a00:1]",  # IPv4-translated 10.0.0.1
+    "[::ffff:c0a8:101]",  # IPv4-mapped 192.168.1.1
+    "[2002:c0a8:101::1]",  # 6to4 of 192.168.1.1
+    "[2002:a9fe:a9fe::1]",  # 6to4 of the metadata address
+    "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",  # Teredo, client 10.0.0.1
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 of the metadata address
+    "[64:ff9b::ac10:1]",  # NAT64 of 172.16.0.1
+    "[64:ff9b:1::808:808]",  # local-use NAT64 (RFC 8215): a site's own translator
+    "[3fff::1]",  # documentation (RFC 9637)
 ]
 
 
@@ -51,7 +65,16 @@ def test_private_and_special_targets_are_refused(host: str) -> None:
     assert "ALLOW_PRIVATE_URLS" in info.value.message
 
 
-@pytest.mark.parametrize("url", ["https://8.8.8.8/a.png", "https://[2606:4700:4700::1111]:8443/a.png"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://8.8.8.8/a.png",
+        "https://[2606:4700:4700::1111]:8443/a.png",
+        "https://[::ffff:808:808]/a.png",  # the IPv6 forms of a public IPv4 address are judged by it
+        "https://[2002:808:808::1]/a.png",
+        "https://[64:ff9b::808:808]/a.png",
+    ],
+)
 def test_public_addresses_pass(url: str) -> None:
     assert UrlGuard().check(url) == url
 
@@ -144,6 +167,17 @@ async def test_connections_are_checked_even_without_a_prior_check(site: str) -> 
             await client.get(f"{site}/ok")
     async with UrlGuard(SecurityConfig(allow_http_urls=True, allow_private_urls=True)).client() as client:
         assert (await client.get(f"{site}/ok")).text == "fine"
+
+
+async def test_trusted_origins_pass_but_their_redirects_are_checked(site: str) -> None:
+    port = httpx.URL(site).port
+    async with UrlGuard(SecurityConfig(), trusted_origins=[f"{site}/api/v1"]).client(follow_redirects=True) as client:
+        assert (await client.get(f"{site}/ok")).text == "fine"  # http and loopback: configured by the operator
+        with pytest.raises(InvalidRequest, match="scheme must be https"):
+            await client.get(f"{site}/hop", params={"to": f"http://127.0.0.1:{port + 1}/ok"})  # another port
+        with pytest.raises(InvalidRequest, match="loopback"):
+            await client.get(f"{site}/hop", params={"to": f"https://127.0.0.1:{port}/ok"})  # another scheme
+    assert UrlGuard(trusted_origins=[site]).check(f"{site}/x") == f"{site}/x"
 
 
 async def test_comfyui_fetches_image_urls_through_the_guard() -> None:

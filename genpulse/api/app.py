@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from genpulse.api import error_responses
 from genpulse.api.body_limit import BodyLimit
+from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
 from genpulse.api.routes import assets, health, meta, prometheus, results, tasks
 from genpulse.core.schemas import ErrorEnvelope
@@ -38,6 +39,7 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
         version="0.1.0",
         description="Generative-media jobs as reliable tasks: submit, then wait, poll or stream the result.",
         responses=_ERRORS,
+        dependencies=[Depends(reject_non_finite_numbers)],  # NaN/Infinity/1e999 in any JSON body: 422
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     error_responses.install(app)

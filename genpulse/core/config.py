@@ -79,7 +79,9 @@ class StorageConfig(BaseModel):
     type: Literal["local", "s3"] = Field(
         "local", description="Where outputs and uploads live. `local`: a directory; `s3`: an S3-compatible bucket."
     )
-    path: Path = Field(Path("~/.genpulse/data"), description="Data directory of LocalStorage.")
+    path: Path = Field(
+        Path("~/.genpulse/data"), validate_default=True, description="Data directory of LocalStorage."
+    )  # validate_default: the validator expands `~` in the default too (else `./~` in the working directory)
     public_base_url: str | None = Field(
         None, description="Prefix for asset URLs (e.g. https://api.example.com); relative URLs when unset."
     )
@@ -167,7 +169,9 @@ class DiffusionConfig(BaseModel):
         "tiny",
         description="`tiny` (built-in random-weight pipeline, CPU friendly) or a local diffusers model directory.",
     )
-    cache_dir: Path = Field(Path("~/.cache/genpulse/models"), description="Where the tiny model is built.")
+    cache_dir: Path = Field(
+        Path("~/.cache/genpulse/models"), validate_default=True, description="Where the tiny model is built."
+    )  # validate_default: the validator expands `~` in the default too (else `./~` in the working directory)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     num_replicas: int = Field(1, ge=1, description="Fixed replica count when `autoscaling` is unset.")

@@ -76,7 +76,7 @@ class TaskError(BaseModel):
 class TaskRequest(BaseModel):
     """Body of `POST /v1/tasks`. `params` are validated by the provider's schema for `task_type`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # also "inf" strings; see api.finite_numbers
     provider: str = Field(description="Provider name; see `GET /v1/providers`.", examples=["diffusers"])
     task_type: str = Field(description="Task type the provider supports.", examples=["text-to-image"])
     params: dict[str, Any] = Field(

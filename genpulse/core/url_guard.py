@@ -3,9 +3,13 @@
 Policy (``SecurityConfig``, ``GENPULSE_SECURITY__*``): only ``https`` (``allow_http_urls`` adds ``http``); no
 credentials in the URL; the host must resolve, and every address it resolves to must be global: loopback,
 private, link-local (cloud metadata at 169.254.169.254), shared (100.64/10), multicast, reserved and
-unspecified addresses are refused, also in IPv6 and in the IPv6 forms that embed an IPv4 address
-(``::ffff:127.0.0.1``, NAT64 ``64:ff9b::/96``, 6to4, Teredo). ``allowed_networks`` lists CIDRs that pass anyway;
-``allow_private_urls`` turns the address check off (trusted networks only).
+unspecified addresses are refused, also in IPv6 (site-local ``fec0::/10`` too) and in the IPv6 forms that embed
+an IPv4 address: IPv4-mapped ``::ffff:127.0.0.1``, NAT64 ``64:ff9b::/96``, 6to4 and Teredo are judged by the
+embedded address; IPv4-compatible ``::/96``, IPv4-translated ``::ffff:0:0:0/96`` and local-use NAT64
+``64:ff9b:1::/48`` are refused whatever they embed. ``allowed_networks`` lists CIDRs that pass anyway;
+``allow_private_urls`` turns the address check off (trusted networks only). ``trusted_origins`` (scheme, host and
+port of URLs the operator configured, e.g. a vendor's ``base_url``) pass without the scheme and address checks:
+a request there is a call to a configured server, not a target someone else chose.
 
 API:
 - ``UrlGuard(config).check(url)`` / ``await ...check_async(url)``: the URL back, or ``InvalidRequest`` with
@@ -31,7 +35,20 @@ from genpulse.core.config import SecurityConfig
 from genpulse.core.errors import InvalidRequest
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Origin = tuple[str, str, int]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges that Python's ``is_*`` flags let through (fec0::/10, 3fff::/20 before 3.13) or that are refused
+# whatever they embed, listed here so the policy does not depend on the Python version.
+_SPECIAL_V6 = [
+    (ipaddress.ip_network(net), reason)
+    for net, reason in (
+        ("fec0::/10", "site-local"),  # deprecated (RFC 3879) but still routed inside some networks
+        ("::/96", "IPv4-compatible"),  # deprecated (RFC 4291)
+        ("::ffff:0:0:0/96", "IPv4-translated"),  # SIIT (RFC 2765)
+        ("64:ff9b:1::/48", "local-use NAT64"),  # RFC 8215: a site's own translator, to any IPv4 it can reach
+        ("3fff::/20", "documentation"),  # RFC 9637
+    )
+]
 
 
 def forbidden_reason(ip: IPAddress) -> str | None:
@@ -43,17 +60,27 @@ def forbidden_reason(ip: IPAddress) -> str | None:
         if embedded is not None:
             inner = forbidden_reason(embedded)
             return f"{inner} (embedded in {ip})" if inner else None
-    for reason in ("loopback", "link_local", "multicast", "private", "reserved", "unspecified"):
-        if getattr(ip, f"is_{reason}"):
+    for reason in ("loopback", "link_local", "site_local", "multicast", "private", "reserved", "unspecified"):
+        if getattr(ip, f"is_{reason}", False):
             return reason.replace("_", "-")
+    if isinstance(ip, ipaddress.IPv6Address):
+        for net, reason in _SPECIAL_V6:
+            if ip in net:
+                return reason
     return None if ip.is_global else "not globally routable"
 
 
 class UrlGuard:
-    def __init__(self, config: SecurityConfig | None = None) -> None:
+    def __init__(self, config: SecurityConfig | None = None, *, trusted_origins: Iterable[str] = ()) -> None:
         self.config = config or SecurityConfig()
         self._allowed = [ipaddress.ip_network(n, strict=False) for n in self.config.allowed_networks]
         self.schemes = ("https", "http") if self.config.allow_http_urls else ("https",)
+        self._trusted: set[Origin] = {_origin(httpx.URL(u)) for u in trusted_origins if u}
+        self._trusted_endpoints = {(host, port) for _, host, port in self._trusted}
+
+    def trusts(self, url: httpx.URL) -> bool:
+        """Whether ``url`` is on one of the ``trusted_origins`` (same scheme, host and port)."""
+        return _origin(url) in self._trusted
 
     def check_static(self, url: str | httpx.URL, field: str = "url") -> httpx.URL:
         """The checks that need no DNS: parse, scheme, credentials, host; a literal IP address is checked too."""
@@ -61,6 +88,8 @@ class UrlGuard:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as exc:
             raise _refused(field, f"not a valid URL: {exc}") from None
+        if parsed.host and not parsed.userinfo and self.trusts(parsed):
+            return parsed
         if parsed.scheme not in self.schemes:
             allowed = " or ".join(self.schemes)
             raise _refused(field, f"URL scheme must be {allowed}, got {parsed.scheme or 'none'!r}")
@@ -90,9 +119,12 @@ class UrlGuard:
                     "GENPULSE_SECURITY__ALLOW_PRIVATE_URLS=true to allow private targets",
                 )
 
+    def trusts_endpoint(self, host: str, port: int) -> bool:
+        return (host, port) in self._trusted_endpoints
+
     def check(self, url: str, field: str = "url") -> str:
         parsed = self.check_static(url, field)
-        if not self.config.allow_private_urls:
+        if not self.config.allow_private_urls and not self.trusts(parsed):
             try:
                 infos = socket.getaddrinfo(parsed.host, _port(parsed), type=socket.SOCK_STREAM)
             except socket.gaierror as exc:
@@ -102,7 +134,7 @@ class UrlGuard:
 
     async def check_async(self, url: str, field: str = "url") -> str:
         parsed = self.check_static(url, field)
-        if not self.config.allow_private_urls:
+        if not self.config.allow_private_urls and not self.trusts(parsed):
             await self.resolve(parsed.host, _port(parsed), field)
         return url
 
@@ -155,7 +187,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if self._guard.config.allow_private_urls:
+        if self._guard.config.allow_private_urls or self._guard.trusts_endpoint(host, port):
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         last: Exception | None = None
         for address in await self._guard.resolve(host, port):
@@ -176,6 +208,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
 def _port(url: httpx.URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
+
+
+def _origin(url: httpx.URL) -> Origin:
+    return (url.scheme, url.host, _port(url))
 
 
 def _addresses(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:

@@ -1,5 +1,11 @@
 """Re-hosting: every vendor output becomes our Asset before a task succeeds (vendor URLs expire in hours).
 
+``output_client(provider_config, security)`` is the client downloads go through: the SSRF guard
+(``genpulse.core.url_guard``, ``security.*``) checks every hop, redirects included (at most ``MAX_REDIRECTS``),
+except on the origins the operator configured for the vendor (``base_url``, ``endpoints``, ``servers``: a
+download there is a call to the vendor itself); vendor API calls keep their own client. A vendor handing back a
+URL that points into our network (directly or by a redirect) fails the task instead of fetching it.
+
 ``rehost(client, storage, url, max_bytes=..., content_type_hint=...)`` downloads a URL as a stream into a spooled
 temporary file (never more than ``max_bytes``), retrying transport errors, 408, 429 and 5xx with exponential
 backoff, and stores it. ``rehost_bytes`` stores inline output (base64 replies). ``rehost_output`` does either
@@ -9,7 +15,8 @@ taken from the hint, then from the reply's header.
 Errors, translated here: an output over the cap, a 4xx (an expired or wrong URL) or an empty body fail the
 task (``ProviderError``/``MalformedReply``, permanent); retries exhausted raise ``ProviderServerError`` or
 ``ProviderTimeout`` (retryable: the worker retries the task, which polls the checkpointed vendor job again).
-A URL refused by an SSRF-guarded client raises ``InvalidRequest``; storage failures ``ServiceUnavailable``.
+A URL the guard refuses, or more redirects than the client follows, fail the task (``ProviderError``, permanent);
+storage failures raise ``ServiceUnavailable``.
 """
 
 from __future__ import annotations
@@ -21,14 +28,29 @@ from typing import IO, Any
 
 import httpx
 
-from genpulse.core.errors import MalformedReply, ProviderError, ProviderServerError, ProviderTimeout
+from genpulse.core.config import ProviderConfig, SecurityConfig
+from genpulse.core.errors import InvalidRequest, MalformedReply, ProviderError, ProviderServerError, ProviderTimeout
 from genpulse.core.schemas import Asset
+from genpulse.core.url_guard import UrlGuard
 from genpulse.media.sniff import SNIFF_BYTES, base_type, sniff
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import VendorOutput
 
 Sleep = Callable[[float], Awaitable[Any]]
 _KIND_TYPES = {"image": "image/png", "video": "video/mp4", "audio": "audio/mpeg"}
+MAX_REDIRECTS = 5
+
+
+def output_client(config: ProviderConfig, security: SecurityConfig) -> httpx.AsyncClient:
+    """The SSRF-guarded client that downloads one vendor's outputs (see the module docstring)."""
+    configured = [config.base_url, *config.endpoints.values(), *config.servers]
+    guard = UrlGuard(security, trusted_origins=[u for u in configured if u])
+    return guard.client(
+        timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s), pool=None),
+        limits=httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=20),
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+    )
 
 
 class _Retry(Exception):
@@ -115,6 +137,11 @@ async def _download(client: httpx.AsyncClient, url: str, sink: IO[bytes], max_by
             if size == 0:
                 raise MalformedReply(f"{where}: the body is empty")
             return response.headers.get("content-type")
+    except InvalidRequest as exc:  # the SSRF guard refused this URL or a redirect hop
+        reason = exc.details.get("reason") if isinstance(exc.details, dict) else exc.message
+        raise ProviderError(f"{where}: refused by the SSRF guard: {reason}") from None
+    except httpx.TooManyRedirects:
+        raise ProviderError(f"{where}: more than {client.max_redirects} redirects") from None
     except httpx.TimeoutException as exc:
         raise _Retry(ProviderTimeout(f"{where}: timed out ({type(exc).__name__})")) from None
     except httpx.TransportError as exc:

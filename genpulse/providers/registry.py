@@ -19,7 +19,7 @@ from genpulse.diffusion.diffusers_provider import DiffusersProvider
 from genpulse.diffusion.diffusion_runner import DiffusionRunner
 from genpulse.jobs.runners import Generate, Runner
 from genpulse.media.inputs import InputResolver, resolve_asset_refs
-from genpulse.media.rehost import rehost_output
+from genpulse.media.rehost import output_client, rehost_output
 from genpulse.media.storage import Storage
 from genpulse.pipelines.pipeline_provider import PipelineProvider
 from genpulse.pipelines.pipeline_runner import ChildTasks, PipelineRunner
@@ -55,8 +55,9 @@ class RunnerDeps(Protocol):
 
 def _vendor_runner(provider: Provider, deps: RunnerDeps) -> Runner:
     assert isinstance(provider, CloudProvider)
-    http = vendor_http_client(provider)
-    rehost = partial(rehost_output, http, deps.storage, max_bytes=provider.config.max_output_bytes)
+    http = vendor_http_client(provider)  # API calls go to the configured vendor; outputs through the SSRF guard
+    downloads = output_client(provider.config, deps.args.security)
+    rehost = partial(rehost_output, downloads, deps.storage, max_bytes=provider.config.max_output_bytes)
     inputs = InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
     prepare = partial(resolve_asset_refs, resolver=inputs)
     return VendorRunner(provider, http, deps.limiter(provider), rehost, prepare=prepare)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from genpulse.core.errors import MalformedReply, ProviderError, ProviderServerError
 from genpulse.media.rehost import rehost, rehost_output
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import VendorOutput
+from genpulse.providers.vendor_runner import Rehost, VendorRunner
+from genpulse.wiring.in_process import build_local
+from tests.harness import local_args
 from tests.storage.media import jpeg, png
 from tests.vendors.server import serve_asgi
 
@@ -66,6 +71,14 @@ def vendor() -> Iterator[Vendor]:
     async def empty(request: Request) -> Response:
         return Response(b"", media_type="image/png")
 
+    async def hop(request: Request) -> Response:
+        count(request)
+        return RedirectResponse(request.query_params["to"], status_code=302)
+
+    async def loop(request: Request) -> Response:
+        hits["/loop"] = hits.get("/loop", 0) + 1
+        return RedirectResponse(f"/loop?n={int(request.query_params.get('n', 0)) + 1}", status_code=302)
+
     routes = [
         Route(p, f)
         for p, f in {
@@ -75,6 +88,8 @@ def vendor() -> Iterator[Vendor]:
             "/endless": endless,
             "/ok": ok,
             "/empty": empty,
+            "/hop": hop,
+            "/loop": loop,
         }.items()
     ]
     with serve_asgi(Starlette(routes=routes)) as url:
@@ -164,3 +179,84 @@ async def test_vendor_outputs_inline_or_by_url(vendor: Vendor, client: httpx.Asy
         await rehost_output(client, s3_storage, VendorOutput(kind="image", data=IMAGE), max_bytes=10)
     with pytest.raises(MalformedReply):
         await rehost_output(client, s3_storage, VendorOutput(kind="video"), max_bytes=10)
+
+
+# Re-hosting as a vendor runner does it (the registry's wiring): vendor API calls go to the configured base URL,
+# output downloads go through the SSRF guard, hop by hop, except on the vendor's own configured origin.
+
+
+@dataclass
+class Internal:
+    url: str
+    hits: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def internal() -> Iterator[Internal]:
+    """A service inside our network (here: another loopback port) that a vendor's output URL must not reach."""
+    hits: list[str] = []
+
+    async def secret(request: Request) -> Response:
+        hits.append(request.url.path)
+        return Response(IMAGE, media_type="image/png")
+
+    with serve_asgi(Starlette(routes=[Route("/secret", secret)])) as url:
+        yield Internal(url, hits)
+
+
+def wired_rehost(tmp_path: Path, vendor_url: str, **security: object) -> Rehost:
+    """The ``rehost`` of kling's runner, built by the registry with ``base_url`` at ``vendor_url``."""
+    kling = {"base_url": vendor_url, "access_key": "ak", "secret_key": "sk"}
+    runner = build_local(local_args(tmp_path, providers={"kling": kling}, security=security)).wiring.runner("kling")
+    assert isinstance(runner, VendorRunner)
+    return runner.rehost
+
+
+async def test_outputs_on_the_vendors_configured_origin_need_no_exception(vendor: Vendor, tmp_path: Path) -> None:
+    asset = await wired_rehost(tmp_path, vendor.url)(VendorOutput(kind="image", url=f"{vendor.url}/ok"))
+    assert asset.content_type == "image/jpeg"  # http on 127.0.0.1 is fine there: the operator configured it
+
+
+async def test_an_output_url_into_our_network_is_refused(internal: Internal, vendor: Vendor, tmp_path: Path) -> None:
+    output = VendorOutput(kind="image", url=f"{internal.url}/secret?sig=abc")
+    with pytest.raises(ProviderError, match="SSRF guard: URL scheme must be https") as info:
+        await wired_rehost(tmp_path / "a", vendor.url)(output)
+    assert not info.value.retryable and "sig=abc" not in info.value.message
+    with pytest.raises(ProviderError, match="loopback"):
+        await wired_rehost(tmp_path / "b", vendor.url, allow_http_urls=True)(output)
+    assert internal.hits == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "{internal}/secret",
+        "http://[::ffff:127.0.0.1]:{port}/secret",
+        "http://[fec0::1]:{port}/secret",
+        "http://169.254.169.254/latest/meta-data/",
+    ],
+)
+async def test_a_redirect_from_the_vendor_into_our_network_is_refused(
+    internal: Internal, vendor: Vendor, tmp_path: Path, target: str
+) -> None:
+    to = target.format(internal=internal.url, port=httpx.URL(internal.url).port)
+    rehost_ = wired_rehost(tmp_path, vendor.url, allow_http_urls=True)
+    with pytest.raises(ProviderError, match="refused by the SSRF guard") as info:
+        await rehost_(VendorOutput(kind="image", url=f"{vendor.url}/hop?{urlencode({'to': to})}"))
+    assert not info.value.retryable
+    assert internal.hits == []
+
+
+async def test_redirects_the_policy_allows_are_followed_and_bounded(
+    internal: Internal, vendor: Vendor, tmp_path: Path
+) -> None:
+    rehost_ = wired_rehost(tmp_path, vendor.url, allow_http_urls=True, allowed_networks=["127.0.0.1/32"])
+    asset = await rehost_(
+        VendorOutput(kind="image", url=f"{vendor.url}/hop?{urlencode({'to': internal.url + '/secret'})}")
+    )
+    assert asset.content_type == "image/png" and internal.hits == ["/secret"]
+    internal.hits.clear()
+    vendor.hits.pop("/loop", None)
+    with pytest.raises(ProviderError, match="more than 5 redirects") as info:
+        await rehost_(VendorOutput(kind="image", url=f"{vendor.url}/loop"))
+    assert not info.value.retryable and vendor.hits["/loop"] == 6

@@ -46,7 +46,9 @@ async def submit_task(
 async def get_task(
     task_id: str,
     request: Request,
-    wait: Annotated[float, Query(ge=0, description="Hold up to N s until the task is terminal.")] = 0,
+    wait: Annotated[
+        float, Query(ge=0, allow_inf_nan=False, description="Hold up to N s until the task is terminal.")
+    ] = 0,
 ) -> TaskPublic:
     """The task; `?wait=N` holds the answer until it ends (`503` with `Retry-After` when the replica holds its cap
     of long-lived requests)."""
