@@ -1,8 +1,9 @@
 """RateLimiterActor: one named, detached async actor per vendor around ``genpulse.providers.ratelimit.RateLimiter``.
 
-Not a Serve deployment: replicas would split the budget. ``num_cpus=0``; restartable (its counters restart
-empty, which at worst admits one extra window of calls). ``ActorLimiter`` is the client workers use; it implements
-``genpulse.providers.vendor_runner.Limiter``. Limits change at run time with ``configure`` (no restart).
+Not a Serve deployment: replicas would split the budget. ``num_cpus=0``; restartable: its request window restarts
+empty (at worst one extra window of calls), and it relearns the held job slots from the running jobs' lease
+renewals (admitting no new job for half a lease TTL meanwhile). ``ActorLimiter`` is the client workers use; it
+implements ``genpulse.providers.vendor_runner.Limiter``. Limits change at run time with ``configure`` (no restart).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ray.exceptions import RayActorError
 from deployments.versions import code_hash
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
-from genpulse.providers.ratelimit import RateLimiter
+from genpulse.providers.ratelimit import JOB_TTL_S, RateLimiter
 
 
 def limiter_name(provider: str) -> str:
@@ -31,8 +32,8 @@ class RateLimiterActor(RateLimiter):
     they differ from the last deploy's, so limits changed at run time (``genpulse limits``, ``configure``)
     stand until a deploy says otherwise, however many replicas start meanwhile."""
 
-    def __init__(self, rps: float, max_concurrent_jobs: int, deploy: str = "") -> None:
-        super().__init__(rps, max_concurrent_jobs)
+    def __init__(self, rps: float, max_concurrent_jobs: int, deploy: str = "", job_ttl_s: float = JOB_TTL_S) -> None:
+        super().__init__(rps, max_concurrent_jobs, job_ttl_s=job_ttl_s)
         self._deployed = (float(rps), int(max_concurrent_jobs))
         self._deploy = deploy
 
@@ -45,6 +46,9 @@ class RateLimiterActor(RateLimiter):
         self._deployed = (float(rps), int(max_concurrent_jobs))
         self.configure(rps, max_concurrent_jobs)
         return True
+
+    def _lost_state(self) -> bool:  # Ray restarted this actor: the job slots it held are forgotten
+        return ray.get_runtime_context().was_current_actor_reconstructed
 
 
 def limiter_version() -> str:
@@ -86,11 +90,14 @@ class ActorLimiter:
     async def acquire_request(self, priority: str = "normal") -> float:
         return await self._call("acquire_request", priority)
 
-    async def acquire_job(self, task_id: str, priority: str = "normal") -> float:
-        return await self._call("acquire_job", task_id, priority)
+    async def acquire_job(self, task_id: str, priority: str = "normal", owner: str = "") -> float:
+        return await self._call("acquire_job", task_id, priority, owner)
 
-    async def release_job(self, task_id: str) -> None:
-        await self._call("release_job", task_id)
+    async def renew_job(self, task_id: str, owner: str = "") -> bool:
+        return await self._call("renew_job", task_id, owner)
+
+    async def release_job(self, task_id: str, owner: str = "") -> None:
+        await self._call("release_job", task_id, owner)
 
     async def report_429(self, retry_after: float | None = None) -> None:
         await self._call("report_429", retry_after)

@@ -162,13 +162,16 @@ class MeteredLimiter:
         LIMITER_WAIT.record(float(waited or 0.0), provider=self._provider, kind="request")
         return waited
 
-    async def acquire_job(self, task_id: str, priority: str = "normal") -> float:
-        waited = await self._inner.acquire_job(task_id, priority)
+    async def acquire_job(self, task_id: str, priority: str = "normal", owner: str = "") -> float:
+        waited = await self._inner.acquire_job(task_id, priority, owner)
         LIMITER_WAIT.record(float(waited or 0.0), provider=self._provider, kind="job")
         return waited
 
-    async def release_job(self, task_id: str) -> None:
-        await self._inner.release_job(task_id)
+    async def renew_job(self, task_id: str, owner: str = "") -> bool:
+        return await self._inner.renew_job(task_id, owner)
+
+    async def release_job(self, task_id: str, owner: str = "") -> None:
+        await self._inner.release_job(task_id, owner)
 
     async def report_429(self, retry_after: float | None = None) -> None:
         LIMITER_429.record(1, provider=self._provider)

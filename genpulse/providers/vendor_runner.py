@@ -45,6 +45,7 @@ from genpulse.core.schemas import Asset, Task
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import public_message, refused
+from genpulse.providers.job_slots import JobSlot
 
 log = logging.getLogger("genpulse.vendor")
 
@@ -57,9 +58,11 @@ CHECKPOINT_TRIES = 4
 class Limiter(Protocol):
     async def acquire_request(self, priority: str = "normal") -> float: ...
 
-    async def acquire_job(self, task_id: str, priority: str = "normal") -> float: ...
+    async def acquire_job(self, task_id: str, priority: str = "normal", owner: str = "") -> float: ...
 
-    async def release_job(self, task_id: str) -> None: ...
+    async def renew_job(self, task_id: str, owner: str = "") -> bool: ...
+
+    async def release_job(self, task_id: str, owner: str = "") -> None: ...
 
     async def report_429(self, retry_after: float | None = None) -> None: ...
 
@@ -94,7 +97,8 @@ class VendorRunner:
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.validate(task.task_type, task.params)
         priority = task.priority.value
-        await self.limiter.acquire_job(task.id, priority)
+        slot = JobSlot(self.limiter, task.id, ctx.owner, priority)  # a lease, renewed until released
+        await slot.acquire()
         job_id = task.provider_task_id
         job: VendorJob | None = None
         submitting: asyncio.Future[VendorJob] | None = None
@@ -140,7 +144,7 @@ class VendorRunner:
                     await asyncio.shield(self._cancel(task, job_id))
             raise
         finally:
-            await asyncio.shield(self.limiter.release_job(task.id))
+            await asyncio.shield(slot.release())
 
     async def _call(self, call: Callable[[], Awaitable[VendorJob | None]], op: str) -> Any:
         try:
