@@ -100,6 +100,10 @@ class RayEnvironment:
             cfg = provider.config
             name = limiter_name(provider.name)
             limiter = replace_stale(
-                name, self.args.namespace, limiter_version(), lambda p=provider.name: connect_limiter(p, self.args)
+                name,
+                self.args.namespace,
+                limiter_version(),
+                lambda p=provider.name: connect_limiter(p, self.args),
+                on_replaced=lambda new: new.restarted.remote(),  # running jobs re-register their slots first
             )
             limiter.deploy_limits.remote(cfg.rps, cfg.max_concurrent_jobs)

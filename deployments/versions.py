@@ -48,9 +48,16 @@ def fingerprint(args: AppArgs) -> str:
 
 
 def replace_stale(
-    name: str, namespace: str, wanted: str, get_or_create: Callable[[], Any], *, timeout_s: float = 60.0
+    name: str,
+    namespace: str,
+    wanted: str,
+    get_or_create: Callable[[], Any],
+    *,
+    timeout_s: float = 60.0,
+    on_replaced: Callable[[Any], None] | None = None,
 ) -> Any:
-    """The actor ``name`` of fingerprint ``wanted``: an actor of another deploy is killed and made anew."""
+    """The actor ``name`` of fingerprint ``wanted``: an actor of another deploy is killed and made anew
+    (``on_replaced`` is then called with the new actor)."""
     import ray
 
     actor = get_or_create()
@@ -69,4 +76,7 @@ def replace_stale(
         except ValueError:
             break
         time.sleep(0.1)
-    return get_or_create()
+    actor = get_or_create()
+    if on_replaced is not None:
+        on_replaced(actor)
+    return actor

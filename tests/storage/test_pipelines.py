@@ -109,6 +109,7 @@ async def test_a_step_that_fails_once_is_retried(kling: KlingState, local_storag
     assert not kling.errors and child.attempts == 1 and done.attempts == 1
     assert len([r for r in kling.requests if r["path"] == "videos/image2video"]) == 1
 
+
 async def test_a_failed_step_fails_the_pipeline(kling: KlingState, tmp_path: Path) -> None:
     rt = runtime(kling, {"path": str(tmp_path / "data")})
     kling.outcomes.append("moderated")
