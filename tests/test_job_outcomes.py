@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from genpulse.core.schemas import Task, TaskRequest, TaskStatus
+from genpulse.core.schemas import Task, TaskRequest, TaskStatus, new_id, now
 from genpulse.wiring.in_process import LocalRuntime, build_local
 from tests.harness import local_args
 from tests.support.kling_runtime import VIDEO, Vendor, runtime, vendor
@@ -98,3 +99,38 @@ async def test_a_task_cancelled_mid_submit_cancels_the_job_its_submit_made(tmp_p
 
         await until(vendor_canceled)
         assert (await rt.service.store.get(task.id)).status == TaskStatus.canceled
+
+
+async def test_a_task_canceled_while_its_worker_was_down_is_canceled_at_the_vendor(tmp_path: Path) -> None:
+    """Its worker submitted the job and went down; a user cancels meanwhile. The worker, back (same name, no
+    job in memory), gets the cancel and cancels the vendor job itself."""
+    with DASHSCOPE.serve(queue_s=60, run_s=1) as (state, url):  # the job stays PENDING (cancellable)
+        rt = build_local(local_args(tmp_path, providers={"dashscope": app_config(DASHSCOPE, url)}))
+        worker = rt.workers["dashscope"][0]
+        provider: Any = rt.wiring.registry.get("dashscope")
+        params = provider.validate("text-to-image", {"prompt": "a flower shop"})
+        async with httpx.AsyncClient() as client:
+            made = await provider.submit(client, "text-to-image", params)  # what the worker did before it died
+        created = now()
+        task, _ = await rt.service.store.create(
+            Task(
+                id=new_id("tsk"),
+                provider="dashscope",
+                task_type="text-to-image",
+                status=TaskStatus.running,
+                params=params.model_dump(mode="json"),
+                created_at=created,
+                deadline_at=created + 600,
+                attempts=1,
+                owner=worker.name,
+                lease_expires_at=created + 30,
+                provider_task_id=made.job_id,
+            )
+        )
+        assert task.id not in worker.in_flight()
+        await rt.service.cancel(task.id)
+
+        async def vendor_canceled() -> bool:
+            return state.jobs[DASHSCOPE.job_key(made.job_id)].canceled
+
+        await until(vendor_canceled)

@@ -91,6 +91,35 @@ def test_worker_killed_mid_job(
         serve.delete("genpulse")
 
 
+def test_worker_killed_mid_submit_is_reconciled_not_resubmitted(ray_serve: RaySession, tmp_path: Path) -> None:
+    """The shared fake vendor holds a submit's answer after making the job; the worker is killed meanwhile.
+    Its restart finds the job by our task id (``external_task_id``) instead of submitting again."""
+    import ray
+    from ray import serve
+
+    from benchmarks.env import VENDOR_AK, VENDOR_SK
+    from benchmarks.services import fake_vendor
+
+    with fake_vendor(duration="1", submit_delay="4") as vendor:
+        args = args_for(tmp_path, vendor.url)
+        args["providers"]["kling"].update(access_key=VENDOR_AK, secret_key=VENDOR_SK)
+        deploy(args)
+        try:
+            with httpx.Client(base_url=ray_serve.base_url, timeout=120) as client:
+                task_id = client.post("/v1/tasks", json=VIDEO).json()["id"]
+                stats = lambda: httpx.get(f"{vendor.url}/__stats", timeout=10).json()  # noqa: E731
+                wait_for(lambda: stats()["submits"] == 1, 30, 0.05, "the vendor's job")
+                for actor in ray.util.list_named_actors(all_namespaces=True):
+                    if actor["namespace"] == args["namespace"] and actor["name"].startswith("genpulse-worker-kling"):
+                        ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+                (done,) = all_succeed(client, [task_id])
+            counts = stats()
+            assert counts["submits"] == 1 and counts["duplicate_external_ids"] == 0, counts
+            assert done["attempts"] == 2 and done["provider_task_id"]
+        finally:
+            serve.delete("genpulse")
+
+
 def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tuple[KlingState, str]) -> None:
     """A redeploy with new config reaches the running workers (replaced, their jobs adopted, none submitted
     twice) and limits changed at run time survive later ingress replicas until a deploy changes them."""

@@ -31,6 +31,9 @@ class UntilCancelled:
         self.started = asyncio.Event()
         self.abandoned: bool | None = None
 
+    async def cancel_job(self, task: Task) -> bool:
+        return False
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         self.started.set()
         try:

@@ -21,6 +21,9 @@ class DiffusionRunner:
     def __init__(self, generate: Generate) -> None:
         self._generate = generate
 
+    async def cancel_job(self, task: Task) -> bool:
+        return False  # a diffusion call ends with its replica call: nothing outlives the worker
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         out = await self._generate(task.params)
         images = out.get("images") or []

@@ -41,5 +41,10 @@ class RunContext(Protocol):
 class Runner(Protocol):
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]: ...
 
+    async def cancel_job(self, task: Task) -> bool:
+        """Cancel the outside job of a task nobody runs any more (its worker was down when it was canceled);
+        False when there is none to cancel."""
+        ...
+
 
 Generate = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -102,7 +102,8 @@ class TaskService:
         def to_canceled(t: Task) -> Task:
             if t.is_terminal:
                 raise Conflict(f"task {task_id} is already {t.status.value}", details={"status": t.status.value})
-            t.status, t.finished_at, t.owner, t.lease_expires_at = TaskStatus.canceled, now(), None, None
+            # the owner stays on the record: if its worker is down, it cancels the vendor job when it is back
+            t.status, t.finished_at, t.lease_expires_at = TaskStatus.canceled, now(), None
             return t
 
         task = await mutate(self.store, task_id, to_canceled)

@@ -92,11 +92,23 @@ class TaskWorker:
         metrics.JOBS_IN_FLIGHT.record(len(self._jobs), provider=self.provider, worker=self.name)
 
     async def cancel(self, task_id: str) -> bool:
+        """Stop driving ``task_id`` (its runner cancels the vendor job). A task canceled while this worker was
+        down (restarted since: the task is not among its jobs) still has its vendor job cancelled here."""
         job = self._jobs.get(task_id)
-        if job is None:
+        if job is not None:
+            job.cancel()
+            return True
+        try:
+            task = await self.store.get(task_id)
+        except Exception:  # gone, or the store is down: nothing of ours to stop
             return False
-        job.cancel()
-        return True
+        if task.status != TaskStatus.canceled or task.owner != self.name:
+            return False
+        try:
+            return await self.runner.cancel_job(task)
+        except Exception:
+            log.warning("task %s: could not cancel its vendor job", task_id, exc_info=True)
+            return False
 
     async def join(self) -> None:
         """Wait for every job in flight (tests and graceful shutdown)."""

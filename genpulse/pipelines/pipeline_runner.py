@@ -56,6 +56,9 @@ class PipelineRunner:
         self.provider, self._tasks, self.inputs = provider, tasks, inputs
         self._max_wait_s = max_wait_s or 1.0
 
+    async def cancel_job(self, task: Task) -> bool:
+        return False  # its steps are tasks of their own, canceled through their providers' workers
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.param_models()[task.task_type].model_validate(task.params)
         steps: list[dict[str, Any]] = []

@@ -146,6 +146,18 @@ class VendorRunner:
         finally:
             await asyncio.shield(slot.release())
 
+    async def cancel_job(self, task: Task) -> bool:
+        """Cancel the vendor job of a task canceled while its worker was down (found by our id if its submit's
+        outcome was never recorded)."""
+        job_id = task.provider_task_id
+        if job_id is None and task.submit_pending and self.provider.finds_by_ref:
+            found = await self._find(task)
+            job_id = found.job_id if found is not None and not found.state.is_terminal else None
+        if job_id is None:
+            return False
+        await self._cancel(task, job_id)
+        return True
+
     async def _call(self, call: Callable[[], Awaitable[VendorJob | None]], op: str) -> Any:
         try:
             async with self._slots:
