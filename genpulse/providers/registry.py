@@ -53,12 +53,17 @@ class RunnerDeps(Protocol):
     def child_tasks(self) -> ChildTasks: ...
 
 
+def _inputs(deps: RunnerDeps) -> InputResolver:
+    """Image inputs resolved against this process's storage, through the SSRF guard."""
+    return InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
+
+
 def _vendor_runner(provider: Provider, deps: RunnerDeps) -> Runner:
     assert isinstance(provider, CloudProvider)
     http = vendor_http_client(provider)  # API calls go to the configured vendor; outputs through the SSRF guard
     downloads = output_client(provider.config, deps.args.security)
     rehost = partial(rehost_output, downloads, deps.storage, max_bytes=provider.config.max_output_bytes)
-    inputs = InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
+    inputs = _inputs(deps)
     prepare = partial(resolve_asset_refs, resolver=inputs)
     return VendorRunner(provider, http, deps.limiter(provider), rehost, prepare=prepare)
 
@@ -69,7 +74,7 @@ def _diffusion_runner(provider: Provider, deps: RunnerDeps) -> Runner:
 
 def _pipeline_runner(provider: Provider, deps: RunnerDeps) -> Runner:
     assert isinstance(provider, PipelineProvider)
-    inputs = InputResolver(deps.storage, deps.url_guard, None, deps.args.storage.max_input_bytes)
+    inputs = _inputs(deps)
     return PipelineRunner(provider, deps.child_tasks, inputs, max_wait_s=deps.args.server.max_wait_s)
 
 
