@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from genpulse.api import error_responses
+from genpulse.api import error_responses, openapi_params
 from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
@@ -46,4 +46,5 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     app.state.long_lived = LongLivedLimit(max_long_lived)
     for router in (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router):
         app.include_router(router)
+    openapi_params.install(app)  # typed params per provider and task type, every status
     return app
