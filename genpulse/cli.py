@@ -77,9 +77,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
 
 def _shutdown(namespace: str, app_name: str) -> None:
     """Delete the app and GenPulse's detached actors (they would outlive us on a shared cluster)."""
-    import ray
     from ray import serve
-    from ray.util.state import list_actors
 
     try:
         serve.delete(app_name)
@@ -87,10 +85,9 @@ def _shutdown(namespace: str, app_name: str) -> None:
     except Exception as exc:  # best effort: we are exiting anyway
         print(f"genpulse: serve shutdown: {exc}", file=sys.stderr)
     try:
-        for actor in list_actors(filters=[("state", "=", "ALIVE")]):
-            name = actor.get("name") if isinstance(actor, dict) else actor.name
-            if name and name.startswith("genpulse-"):
-                ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
+        from deployments.teardown import remove_namespace
+
+        remove_namespace(namespace)
     except Exception as exc:
         print(f"genpulse: actor cleanup: {exc}", file=sys.stderr)
 

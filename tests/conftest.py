@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -131,6 +132,30 @@ class RaySession:
     def __init__(self, http_port: int) -> None:
         self.http_port = http_port
         self.base_url = f"http://127.0.0.1:{http_port}"
+
+
+@pytest.fixture(autouse=True)
+def reap_detached_actors() -> Iterator[None]:
+    """After a test on the session's Ray, kill the named actors it left (detached ones outlive ``serve.delete``).
+
+    Without this every deploy's store, workers, limiters, webhook and retention actors pile up as processes
+    for the rest of the session, until a 2-core machine can no longer start a Serve app in time.
+    """
+    from deployments.teardown import kill_actors, named_actors
+
+    def ray_up() -> bool:
+        ray = sys.modules.get("ray")
+        return ray is not None and ray.is_initialized()
+
+    if not ray_up():
+        before: set[tuple[str, str]] = set()
+        yield
+        if not ray_up():
+            return
+    else:
+        before = named_actors()
+        yield
+    kill_actors(actor for actor in named_actors() - before if actor[0] != "serve")
 
 
 @pytest.fixture(scope="session")
