@@ -62,7 +62,8 @@ class RayEnvironment:
 
         async def generate(params: dict[str, Any]) -> dict[str, Any]:
             try:
-                return await handle.generate.remote(params)
+                model = str(params.get("model") or "")  # route to a replica that holds the model
+                return await handle.options(multiplexed_model_id=model).generate.remote(params)
             except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
                 raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
 

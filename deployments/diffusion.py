@@ -1,32 +1,56 @@
 """DiffusionDeployment: Serve replicas around ``genpulse.diffusion.engine.DiffusionEngine``.
 
+- **Models by name, multiplexed**: callers set ``multiplexed_model_id`` to the task's model, so Serve routes to
+  a replica that already holds it; a replica keeps up to ``max_models_per_replica`` models (Serve's LRU; an
+  evicted model's ``__del__`` frees its memory). A model that fails to load fails its requests, not the replica.
+- **Batching**: the engine's ``MicroBatcher`` (size and wait from config; it does what ``@serve.batch`` does,
+  which needs a live replica context and so cannot run in tests without Ray); each gathered batch is split into
+  groups of compatible requests (``genpulse.diffusion.batching``), one pipeline call each, run in a thread so
+  the replica's event loop stays free for health checks.
+- **Warm-up**: with ``warmup``, the replica loads the default model and runs one small call before it takes
+  traffic, so the first request is not the slow one.
+
 Options (replicas, autoscaling, num_cpus/num_gpus, max_ongoing_requests) come from ``DiffusionConfig`` in the
-app builder. ``generate`` is a sync method, so Serve runs it in its thread pool and the replica's event loop
-stays free for health checks.
+app builder (``options_for``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from ray import serve
 
-from genpulse.core import metrics
 from genpulse.core.config import DiffusionConfig, Placement
+from genpulse.core.errors import GenPulseError
+from genpulse.diffusion.engine import DiffusionEngine, load_model
+
+logger = logging.getLogger(__name__)
 
 
 @serve.deployment(name="DiffusionDeployment")
 class DiffusionDeployment:
     def __init__(self, config: DiffusionConfig) -> None:
-        from genpulse.diffusion.engine import DiffusionEngine  # torch loads here, in the replica only
+        preloaded: dict[str, Any] = {}
 
-        self.engine = DiffusionEngine(config)
+        async def load(name: str) -> Any:  # Serve's LRU calls this on a miss; torch loads here, in the replica
+            if name in preloaded:
+                return preloaded.pop(name)
+            return await asyncio.to_thread(load_model, self.engine.catalog, name)
 
-    def generate(self, params: dict[str, Any]) -> dict[str, Any]:
-        model = self.engine.config.model
-        metrics.DIFFUSION_BATCH.record(int(params.get("num_images") or 1), model=model)
-        with metrics.timed(metrics.DIFFUSION_SECONDS, model=model):
-            return self.engine.generate(params)
+        multiplexed = serve.multiplexed(max_num_models_per_replica=config.max_models_per_replica)(load)
+        self.engine = DiffusionEngine(config, get_model=multiplexed)
+        if config.warmup:
+            try:
+                preloaded[self.engine.catalog.default] = self.engine.warm_up()
+            except GenPulseError as exc:  # the replica stays up; the default model's tasks fail with this
+                logger.error("diffusion warm-up failed: %s", exc.message)
+
+    async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request (``{"task_type", **params}``; callers set ``multiplexed_model_id`` to its model): its
+        result or ``{"error": {...}}``."""
+        return await self.engine.submit(request)
 
     def info(self) -> dict[str, Any]:
         return self.engine.info()

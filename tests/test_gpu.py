@@ -19,7 +19,8 @@ def test_tiny_model_on_cuda_fp16_is_deterministic(tiny_cache: Path) -> None:
     from genpulse.diffusion.engine import DiffusionEngine
 
     engine = DiffusionEngine(DiffusionConfig(cache_dir=tiny_cache, device="auto"))
-    assert engine.info()["device"] == "cuda" and engine.info()["dtype"] == "float16"
+    info = engine.model("tiny").info()
+    assert info["device"] == "cuda" and info["dtype"] == "float16"
     params = {"prompt": "a red fox", "width": 64, "height": 64, "num_inference_steps": 4, "seed": 7}
     a, b = engine.generate(params), engine.generate(params)
     assert a["images"] == b["images"] and len(a["images"]) == 1

@@ -116,6 +116,7 @@ def test_worker_outcomes_bytes_and_store_gauges(tmp_path: Path) -> None:
 async def test_reconcile_sets_queue_depth() -> None:
     from genpulse.core.config import WorkersConfig
     from genpulse.diffusion.diffusion_runner import DiffusionRunner
+    from genpulse.diffusion.models import ModelCatalog
     from genpulse.jobs.task_worker import TaskWorker
 
     store = MemoryTaskStore()
@@ -130,7 +131,7 @@ async def test_reconcile_sets_queue_depth() -> None:
                 created_at=now(),
             )
         )
-    runner = DiffusionRunner(fake_generate)
+    runner = DiffusionRunner(fake_generate, ModelCatalog(DiffusionConfig()))
     worker = TaskWorker("w-depth", "p-depth", store, None, runner, WorkersConfig(queued_grace_s=60))  # type: ignore[arg-type]
     assert await worker.reconcile() == 0
     assert metrics.QUEUE_DEPTH.value(provider="p-depth", worker="w-depth") == 3
@@ -156,12 +157,12 @@ async def test_metered_limiter_counts_waits_and_429s() -> None:
     assert metrics.LIMITER_429.value(provider="p-limit") == 1
 
 
-def test_diffusion_replica_records_batch_and_latency(tiny_cache: Path) -> None:
-    from deployments.diffusion import DiffusionDeployment
+def test_diffusion_engine_records_batch_and_latency(tiny_cache: Path) -> None:
+    from genpulse.diffusion.engine import DiffusionEngine
 
-    replica = DiffusionDeployment.func_or_class(DiffusionConfig(cache_dir=tiny_cache, default_steps=2))
+    engine = DiffusionEngine(DiffusionConfig(cache_dir=tiny_cache, default_steps=2))
     before = metrics.DIFFUSION_SECONDS.value(model="tiny", outcome="ok")
-    out = replica.generate({"prompt": "a fox", "width": 64, "height": 64, "num_images": 2, "num_inference_steps": 2})
+    out = engine.generate({"prompt": "a fox", "width": 64, "height": 64, "num_images": 2, "num_inference_steps": 2})
     assert len(out["images"]) == 2
     assert metrics.DIFFUSION_SECONDS.value(model="tiny", outcome="ok") == before + 1
     assert metrics.DIFFUSION_BATCH.value(model="tiny") >= 1

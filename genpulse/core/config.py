@@ -167,13 +167,29 @@ class DiffusionConfig(BaseModel):
     model_config = _STRICT
     model: str = Field(
         "tiny",
-        description="`tiny` (built-in random-weight pipeline, CPU friendly) or a local diffusers model directory.",
+        description="The default model (when a task sets no `params.model`): a name in `models`, a built-in "
+        "(`tiny`, `tiny-video`: random weights, CPU friendly) or a local diffusers model directory.",
     )
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model name -> a local diffusers directory (any pipeline saved with `save_pretrained`) or a "
+        "built-in name. The built-ins are always there under their own names.",
+    )
+    max_models_per_replica: int = Field(2, ge=1, description="Models a replica keeps loaded (LRU eviction).")
+    max_batch_size: int = Field(4, ge=1, description="Requests one pipeline call may carry (same model, shape).")
+    batch_wait_timeout_s: float = Field(0.02, ge=0, description="How long a replica waits to fill a batch.")
+    attention_slicing: bool = Field(False, description="Sliced attention: less memory, a little slower.")
+    vae_slicing: bool = Field(False, description="Decode a batch one image at a time: less memory.")
+    compile: bool = Field(False, description="`torch.compile` the denoiser at load (warm-up pays the compile).")
+    warmup: bool = Field(True, description="Load the default model and run one small call at replica start.")
+    default_frames: int = Field(8, ge=1, description="Video frames when a task sets no `num_frames`.")
+    max_frames: int = Field(48, ge=1)
+    fps: int = Field(8, ge=1, le=60, description="Frame rate of the MP4s written.")
     cache_dir: Path = Field(
         Path("~/.cache/genpulse/models"), validate_default=True, description="Where the tiny model is built."
     )  # validate_default: the validator expands `~` in the default too (else `./~` in the working directory)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16", "float64"] = "auto"
     num_replicas: int = Field(1, ge=1, description="Fixed replica count when `autoscaling` is unset.")
     autoscaling: AutoscalingConfig | None = None
     num_cpus: float = Field(1, ge=0)
@@ -196,6 +212,8 @@ class DiffusionConfig(BaseModel):
             raise ValueError("need min_size <= default_size <= max_size")
         if self.default_steps > self.max_steps:
             raise ValueError("default_steps must be <= max_steps")
+        if self.default_frames > self.max_frames:
+            raise ValueError("default_frames must be <= max_frames")
         return self
 
 

@@ -24,7 +24,8 @@ enter, into one of these. The HTTP layer maps them to responses in one place (``
         ├── ProviderTimeout                 no answer in time, or the task deadline passed (retryable)
         ├── MalformedReply                  reply we cannot parse, unknown status (permanent)
         ├── SubmitOutcomeUnknown            the vendor may have the job, we cannot find it (permanent, never paid twice)
-        └── ExecutionError                  local execution failed (diffusion, pipeline step)
+        ├── ExecutionError                  local execution failed (diffusion, pipeline step)
+        └── ResourceExhausted               out of (GPU) memory running it locally (permanent)
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ class SubmitOutcomeUnknown(ProviderError):
 
 class ExecutionError(ProviderError):
     type = "execution_error"
+
+
+class ResourceExhausted(ProviderError):
+    type = "resource_exhausted"
 
 
 def error_from_dict(data: dict[str, Any]) -> GenPulseError:

@@ -1,106 +1,142 @@
-"""DiffusionEngine: loads a diffusers pipeline and turns validated params into PNG images.
+"""DiffusionEngine: models by name, concurrent requests batched into pipeline calls, results per request.
 
-Plain Python (the Serve deployment is a thin shell around it). torch and diffusers are imported here and only
-here, lazily, so the ingress never pays for them. ``generate`` is synchronous and CPU/GPU bound: call it from a
-thread (Serve runs sync methods in its thread pool), never from an event loop.
+Plain Python, the whole of a diffusion replica's logic: in-process hosts use it as is (``lazy_engine_generate``);
+the Serve deployment (``deployments/diffusion.py``) passes Serve's model multiplexing as ``get_model``, in
+place of the engine's own LRU (``max_models_per_replica``). torch loads with the first model.
+
+- ``submit`` (async): one request through the ``MicroBatcher``; compatible concurrent requests share a call;
+  pipeline calls run in a thread, never on the event loop.
+- ``generate_batch`` / ``generate`` (sync): the same work without the batcher, for bare loops and checks.
+
+Results: ``{"images": [png...]}`` (image task types) or ``{"videos": [mp4], "posters": [png]}`` (video task
+types), with ``seed``, ``model``, ``width``, ``height`` and ``batch_size``; or ``{"error": {...}}``.
 """
 
 from __future__ import annotations
 
-import io
-import random
+import asyncio
 import threading
-from pathlib import Path
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from genpulse.core import metrics
 from genpulse.core.config import DiffusionConfig
-from genpulse.core.errors import ConfigError, ExecutionError
-from genpulse.diffusion.diffusers_provider import TextToImageParams
+from genpulse.core.errors import ConfigError, GenPulseError, error_from_dict
+from genpulse.diffusion.batching import Job, parse, plan, run_group
+from genpulse.diffusion.microbatch import MicroBatcher
+from genpulse.diffusion.models import ModelCatalog
+
+GetModel = Callable[[str], Awaitable[Any]]
+
+
+def load_model(catalog: ModelCatalog, name: str) -> Any:
+    """Load model ``name`` (``ConfigError`` when its directory is missing or does not load)."""
+    from genpulse.diffusion.pipelines import LoadedModel
+
+    return LoadedModel(catalog.get(name), catalog.config, catalog.path(name))
 
 
 class DiffusionEngine:
-    def __init__(self, config: DiffusionConfig) -> None:
-        import torch
-        from diffusers import DiffusionPipeline
-
+    def __init__(self, config: DiffusionConfig, get_model: GetModel | None = None) -> None:
         self.config = config
-        self.model_path = resolve_model(config)
-        self.device = _device(config.device, torch)
-        self.dtype = _dtype(config.dtype, self.device, torch)
-        self._torch = torch
-        self._lock = threading.Lock()  # one pipeline call at a time per replica
-        self.pipe = DiffusionPipeline.from_pretrained(self.model_path, torch_dtype=self.dtype)
-        if hasattr(self.pipe, "safety_checker"):
-            self.pipe.safety_checker = None
-        self.pipe = self.pipe.to(self.device)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.catalog = ModelCatalog(config)
+        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._get_model = get_model or (lambda name: asyncio.to_thread(self.model, name))
+        self._batcher = MicroBatcher(self._run_batch, config.max_batch_size, config.batch_wait_timeout_s)
+
+    def model(self, name: str) -> Any:
+        """Model ``name`` from the engine's LRU, loading it (and evicting the least recently used) if needed."""
+        with self._lock:
+            if name in self._models:
+                self._models.move_to_end(name)
+                return self._models[name]
+            loaded = load_model(self.catalog, name)  # under the lock: one load at a time, never twice
+            self._models[name] = loaded
+            while len(self._models) > self.config.max_models_per_replica:
+                self._models.popitem(last=False)[1].close()
+            return loaded
+
+    def loaded(self) -> list[str]:
+        return list(self._models)
 
     def info(self) -> dict[str, Any]:
-        return {
-            "model": self.config.model,
-            "path": str(self.model_path),
-            "device": self.device,
-            "dtype": str(self.dtype).removeprefix("torch."),
-        }
+        return {"default": self.catalog.default, "models": self.catalog.names(), "loaded": self.loaded()}
 
-    def generate(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one request. Returns ``{"images": [png bytes...], "seed", "width", "height"}``."""
-        p = TextToImageParams.model_validate(params)
-        seed = p.seed if p.seed is not None else random.randrange(2**63)
-        generator = self._torch.Generator(device="cpu").manual_seed(seed)
-        try:
-            with self._lock, self._torch.inference_mode():
-                out = self.pipe(
-                    prompt=p.prompt,
-                    negative_prompt=p.negative_prompt,
-                    width=p.width,
-                    height=p.height,
-                    num_inference_steps=p.num_inference_steps,
-                    guidance_scale=p.guidance_scale,
-                    num_images_per_prompt=p.num_images,
-                    generator=generator,
-                    output_type="pil",
-                )
-        except (RuntimeError, ValueError) as exc:
-            raise ExecutionError(f"diffusion failed: {exc}", retryable=isinstance(exc, RuntimeError)) from None
-        return {
-            "images": [_png(img) for img in out.images],
-            "seed": seed,
-            "width": p.width,
-            "height": p.height,
-        }
+    def parse(self, index: int, request: dict[str, Any]) -> Job:
+        return parse(index, request, lambda name, task_type: self.catalog.get(name, task_type).name)
+
+    def warm_up(self) -> Any:
+        """Load the default model and run one small call (so the first request is not the slow one)."""
+        name = self.catalog.default
+        model = load_model(self.catalog, name)
+        spec = self.catalog.get(name)
+        size = max(self.config.min_size, 64)
+        request = {"task_type": spec.task_types[0], "prompt": "warm-up", "width": size, "height": size,
+                   "num_inference_steps": 1, "seed": 0, "model": name}  # fmt: skip
+        if spec.kind == "video":
+            request["num_frames"] = 1
+        run_group(model, [self.parse(0, request)])
+        return model
+
+    async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request (``{"task_type", **params}``): its result or ``{"error": {...}}``."""
+        return await self._batcher.submit(request)
+
+    async def _run_batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = [{}] * len(requests)
+        jobs = self._parse_all(requests, results)
+        for group in plan(jobs, self.config.max_batch_size):
+            name = group[0].model
+            try:
+                model = await self._get_model(name)
+            except GenPulseError as exc:
+                out = [{"error": load_error(exc)}] * len(group)
+            else:
+                out = await asyncio.to_thread(_timed_group, model, group)
+            for job, result in zip(group, out, strict=True):
+                results[job.index] = result
+        return results
+
+    def _parse_all(self, requests: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[Job]:
+        jobs = []
+        for i, request in enumerate(requests):
+            try:
+                jobs.append(self.parse(i, request))
+            except GenPulseError as exc:
+                results[i] = {"error": exc.to_dict()}
+        return jobs
+
+    def generate_batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Synchronous, no batcher: ``requests`` as they are, compatible ones sharing a call."""
+        results: list[dict[str, Any]] = [{}] * len(requests)
+        for group in plan(self._parse_all(requests, results), self.config.max_batch_size):
+            try:
+                out = _timed_group(self.model(group[0].model), group)
+            except GenPulseError as exc:
+                out = [{"error": load_error(exc)}] * len(group)
+            for job, result in zip(group, out, strict=True):
+                results[job.index] = result
+        return results
+
+    def generate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request, synchronously; raises its ``GenPulseError`` instead of returning it."""
+        (result,) = self.generate_batch([request])
+        if "error" in result:
+            raise error_from_dict(result["error"])
+        return result
 
 
-def resolve_model(config: DiffusionConfig) -> Path:
-    """The model directory: the built-in tiny model (built on first use) or a configured local directory."""
-    if config.model == "tiny":
-        from genpulse.diffusion.tiny import ensure_tiny_model
-
-        return ensure_tiny_model(config.cache_dir)
-    path = Path(config.model).expanduser()
-    if not (path / "model_index.json").is_file():
-        raise ConfigError(
-            f"diffusion.model: {config.model!r} is neither 'tiny' nor a diffusers model directory "
-            "(no model_index.json); GenPulse never downloads weights at run time"
-        )
-    return path
+def _timed_group(model: Any, group: list[Job]) -> list[dict[str, Any]]:
+    name = group[0].model
+    metrics.DIFFUSION_BATCH.record(sum(getattr(j.params, "num_images", 1) for j in group), model=name)
+    with metrics.timed(metrics.DIFFUSION_SECONDS, model=name):
+        return run_group(model, group)
 
 
-def _device(choice: str, torch: Any) -> str:
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("diffusion.device: 'cuda' requested but CUDA is not available")
-    return choice
-
-
-def _dtype(choice: str, device: str, torch: Any) -> Any:
-    if choice == "auto":
-        return torch.float16 if device == "cuda" else torch.float32
-    return getattr(torch, choice)
-
-
-def _png(image: Any) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
+def load_error(exc: GenPulseError) -> dict[str, Any]:
+    """A model that does not load fails its tasks (permanently), not the process."""
+    if isinstance(exc, ConfigError):
+        return {"type": "execution_error", "message": exc.message, "retryable": False, "provider_code": None}
+    return exc.to_dict()

@@ -69,7 +69,8 @@ def _vendor_runner(provider: Provider, deps: RunnerDeps) -> Runner:
 
 
 def _diffusion_runner(provider: Provider, deps: RunnerDeps) -> Runner:
-    return DiffusionRunner(deps.diffusion())
+    assert isinstance(provider, DiffusersProvider)
+    return DiffusionRunner(deps.diffusion(), provider.catalog, _inputs(deps))
 
 
 def _pipeline_runner(provider: Provider, deps: RunnerDeps) -> Runner:
