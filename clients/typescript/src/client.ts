@@ -1,5 +1,6 @@
 import { GenPulseError, TaskFailedError, errorOf } from "./errors.js";
 import { SseDecoder, lines } from "./sse.js";
+import { webCrypto } from "./webhooks.js";
 import { TERMINAL } from "./types.js";
 import type { Asset, Params, Priority, Provider, Task, TaskEvent, TaskPage, TaskStatus, TaskType } from "./types.js";
 
@@ -76,7 +77,7 @@ export class GenPulse {
     if (options.webhookUrl !== undefined) body.webhook_url = options.webhookUrl;
     if (options.metadata !== undefined) body.metadata = options.metadata;
     if (options.deadlineS !== undefined) body.deadline_s = options.deadlineS;
-    const headers = { "content-type": "application/json", "idempotency-key": options.idempotencyKey ?? newKey() };
+    const headers = { "content-type": "application/json", "idempotency-key": options.idempotencyKey ?? (await newKey()) };
     return this.json<Task>("POST", "/v1/tasks", { headers, body: JSON.stringify(body), safe: true });
   }
 
@@ -132,7 +133,7 @@ export class GenPulse {
 
   /** Re-run a failed or canceled task as a new task (`retry_of` set); the same key gives back the same retry. */
   async retry(id: string, options: { idempotencyKey?: string } = {}): Promise<Task> {
-    const headers = { "idempotency-key": options.idempotencyKey ?? newKey() };
+    const headers = { "idempotency-key": options.idempotencyKey ?? (await newKey()) };
     return this.json<Task>("POST", `${taskPath(id)}/retry`, { headers, safe: true });
   }
 
@@ -288,8 +289,8 @@ function taskPath(id: string): string {
   return `/v1/tasks/${encodeURIComponent(id)}`;
 }
 
-function newKey(): string {
-  return `sdk-${crypto.randomUUID()}`;
+async function newKey(): Promise<string> {
+  return `sdk-${(await webCrypto()).randomUUID()}`;
 }
 
 function sleep(seconds: number): Promise<void> {

@@ -1173,10 +1173,10 @@ export interface components {
          */
         DeliveryStatus: "pending" | "delivered" | "failed";
         /**
-         * DiffusersTextToImageParams
-         * @description `params` of provider `diffusers`, task type `text-to-image`. Parameters of a local text-to-image task.
+         * DiffusersImageToImageParams
+         * @description `params` of provider `diffusers`, task type `image-to-image`. Parameters of a local image-to-image task.
          */
-        DiffusersTextToImageParams: {
+        DiffusersImageToImageParams: {
             /**
              * Guidance Scale
              * @description Classifier-free guidance strength.
@@ -1189,6 +1189,17 @@ export interface components {
              * @default 512
              */
             height?: number;
+            /**
+             * Image
+             * @description The input image (resized to width x height).
+             */
+            image: string;
+            /**
+             * Model
+             * @description Model name; see `GET /v1/providers`.
+             * @default null
+             */
+            model?: string | null;
             /**
              * Negative Prompt
              * @description What to avoid.
@@ -1214,7 +1225,238 @@ export interface components {
             prompt: string;
             /**
              * Seed
-             * @description Same seed, same image. Drawn at random (and returned) when unset.
+             * @description Same seed, same output. Drawn at random (and returned) when unset.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Strength
+             * @description How far to move from the input: near 0 keeps it, 1 ignores it.
+             * @default 0.75
+             */
+            strength?: number;
+            /**
+             * Width
+             * @description Image width in pixels, a multiple of 8.
+             * @default 512
+             */
+            width?: number;
+        };
+        /**
+         * DiffusersImageToImageRequest
+         * @description Submit a `image-to-image` task to `diffusers`.
+         */
+        DiffusersImageToImageRequest: {
+            /**
+             * Deadline S
+             * @description Seconds from now after which the task fails.
+             */
+            deadline_s?: number | null;
+            /**
+             * Idempotency Key
+             * @description Same key and body return the same task; same key, other body: 409.
+             */
+            idempotency_key?: string | null;
+            /**
+             * Metadata
+             * @description Opaque data echoed back in the task.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            params: components["schemas"]["DiffusersImageToImageParams"];
+            /**
+             * @description Queue order at the provider's rate limiter.
+             * @default normal
+             */
+            priority?: components["schemas"]["Priority"];
+            /**
+             * Provider
+             * @description Provider name; see `GET /v1/providers`.
+             * @constant
+             * @enum {string}
+             */
+            provider: "diffusers";
+            /**
+             * Task Type
+             * @description Task type the provider supports.
+             * @constant
+             * @enum {string}
+             */
+            task_type: "image-to-image";
+            /**
+             * Webhook Url
+             * @description Called when the task ends.
+             */
+            webhook_url?: string | null;
+        };
+        /**
+         * DiffusersImageToVideoParams
+         * @description `params` of provider `diffusers`, task type `image-to-video`. Parameters of a local image-to-video task.
+         */
+        DiffusersImageToVideoParams: {
+            /**
+             * Guidance Scale
+             * @description Classifier-free guidance strength.
+             * @default 7.5
+             */
+            guidance_scale?: number;
+            /**
+             * Height
+             * @description Image height in pixels, a multiple of 8.
+             * @default 512
+             */
+            height?: number;
+            /**
+             * Image
+             * @description The image the video starts from (resized to width x height).
+             */
+            image: string;
+            /**
+             * Model
+             * @description Model name; see `GET /v1/providers`.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Negative Prompt
+             * @description What to avoid.
+             * @default null
+             */
+            negative_prompt?: string | null;
+            /**
+             * Num Frames
+             * @description Frames in the video.
+             * @default 8
+             */
+            num_frames?: number;
+            /**
+             * Num Inference Steps
+             * @description Denoising steps.
+             * @default 20
+             */
+            num_inference_steps?: number;
+            /**
+             * Prompt
+             * @description What to draw.
+             */
+            prompt: string;
+            /**
+             * Seed
+             * @description Same seed, same output. Drawn at random (and returned) when unset.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Strength
+             * @description How far the frames may move from the image.
+             * @default 0.8
+             */
+            strength?: number;
+            /**
+             * Width
+             * @description Image width in pixels, a multiple of 8.
+             * @default 512
+             */
+            width?: number;
+        };
+        /**
+         * DiffusersImageToVideoRequest
+         * @description Submit a `image-to-video` task to `diffusers`.
+         */
+        DiffusersImageToVideoRequest: {
+            /**
+             * Deadline S
+             * @description Seconds from now after which the task fails.
+             */
+            deadline_s?: number | null;
+            /**
+             * Idempotency Key
+             * @description Same key and body return the same task; same key, other body: 409.
+             */
+            idempotency_key?: string | null;
+            /**
+             * Metadata
+             * @description Opaque data echoed back in the task.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            params: components["schemas"]["DiffusersImageToVideoParams"];
+            /**
+             * @description Queue order at the provider's rate limiter.
+             * @default normal
+             */
+            priority?: components["schemas"]["Priority"];
+            /**
+             * Provider
+             * @description Provider name; see `GET /v1/providers`.
+             * @constant
+             * @enum {string}
+             */
+            provider: "diffusers";
+            /**
+             * Task Type
+             * @description Task type the provider supports.
+             * @constant
+             * @enum {string}
+             */
+            task_type: "image-to-video";
+            /**
+             * Webhook Url
+             * @description Called when the task ends.
+             */
+            webhook_url?: string | null;
+        };
+        /**
+         * DiffusersTextToImageParams
+         * @description `params` of provider `diffusers`, task type `text-to-image`. Parameters of a local text-to-image task.
+         */
+        DiffusersTextToImageParams: {
+            /**
+             * Guidance Scale
+             * @description Classifier-free guidance strength.
+             * @default 7.5
+             */
+            guidance_scale?: number;
+            /**
+             * Height
+             * @description Image height in pixels, a multiple of 8.
+             * @default 512
+             */
+            height?: number;
+            /**
+             * Model
+             * @description Model name; see `GET /v1/providers`.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Negative Prompt
+             * @description What to avoid.
+             * @default null
+             */
+            negative_prompt?: string | null;
+            /**
+             * Num Images
+             * @description Images to generate.
+             * @default 1
+             */
+            num_images?: number;
+            /**
+             * Num Inference Steps
+             * @description Denoising steps.
+             * @default 20
+             */
+            num_inference_steps?: number;
+            /**
+             * Prompt
+             * @description What to draw.
+             */
+            prompt: string;
+            /**
+             * Seed
+             * @description Same seed, same output. Drawn at random (and returned) when unset.
              * @default null
              */
             seed?: number | null;
@@ -1267,6 +1509,113 @@ export interface components {
              * @enum {string}
              */
             task_type: "text-to-image";
+            /**
+             * Webhook Url
+             * @description Called when the task ends.
+             */
+            webhook_url?: string | null;
+        };
+        /**
+         * DiffusersTextToVideoParams
+         * @description `params` of provider `diffusers`, task type `text-to-video`. Parameters of a local text-to-video task.
+         */
+        DiffusersTextToVideoParams: {
+            /**
+             * Guidance Scale
+             * @description Classifier-free guidance strength.
+             * @default 7.5
+             */
+            guidance_scale?: number;
+            /**
+             * Height
+             * @description Image height in pixels, a multiple of 8.
+             * @default 512
+             */
+            height?: number;
+            /**
+             * Model
+             * @description Model name; see `GET /v1/providers`.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Negative Prompt
+             * @description What to avoid.
+             * @default null
+             */
+            negative_prompt?: string | null;
+            /**
+             * Num Frames
+             * @description Frames in the video.
+             * @default 8
+             */
+            num_frames?: number;
+            /**
+             * Num Inference Steps
+             * @description Denoising steps.
+             * @default 20
+             */
+            num_inference_steps?: number;
+            /**
+             * Prompt
+             * @description What to draw.
+             */
+            prompt: string;
+            /**
+             * Seed
+             * @description Same seed, same output. Drawn at random (and returned) when unset.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Width
+             * @description Image width in pixels, a multiple of 8.
+             * @default 512
+             */
+            width?: number;
+        };
+        /**
+         * DiffusersTextToVideoRequest
+         * @description Submit a `text-to-video` task to `diffusers`.
+         */
+        DiffusersTextToVideoRequest: {
+            /**
+             * Deadline S
+             * @description Seconds from now after which the task fails.
+             */
+            deadline_s?: number | null;
+            /**
+             * Idempotency Key
+             * @description Same key and body return the same task; same key, other body: 409.
+             */
+            idempotency_key?: string | null;
+            /**
+             * Metadata
+             * @description Opaque data echoed back in the task.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            params: components["schemas"]["DiffusersTextToVideoParams"];
+            /**
+             * @description Queue order at the provider's rate limiter.
+             * @default normal
+             */
+            priority?: components["schemas"]["Priority"];
+            /**
+             * Provider
+             * @description Provider name; see `GET /v1/providers`.
+             * @constant
+             * @enum {string}
+             */
+            provider: "diffusers";
+            /**
+             * Task Type
+             * @description Task type the provider supports.
+             * @constant
+             * @enum {string}
+             */
+            task_type: "text-to-video";
             /**
              * Webhook Url
              * @description Called when the task ends.
@@ -3829,7 +4178,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["BaiduImageToVideoRequest"] | components["schemas"]["BaiduTextToImageRequest"] | components["schemas"]["ComfyuiImageToVideoRequest"] | components["schemas"]["ComfyuiTextToImageRequest"] | components["schemas"]["ComfyuiTextToVideoRequest"] | components["schemas"]["DashscopeImageToVideoRequest"] | components["schemas"]["DashscopeTextToImageRequest"] | components["schemas"]["DashscopeTextToVideoRequest"] | components["schemas"]["DiffusersTextToImageRequest"] | components["schemas"]["KlingImageToVideoRequest"] | components["schemas"]["KlingTextToImageRequest"] | components["schemas"]["KlingTextToVideoRequest"] | components["schemas"]["MinimaxImageToVideoRequest"] | components["schemas"]["MinimaxTextToImageRequest"] | components["schemas"]["MinimaxTextToVideoRequest"] | components["schemas"]["OpenaiTextToImageRequest"] | components["schemas"]["PipelineImageToVideoRequest"] | components["schemas"]["PipelineTextToImageToVideoRequest"] | components["schemas"]["TencentImageToVideoRequest"] | components["schemas"]["TencentTextToImageRequest"] | components["schemas"]["TencentTextToVideoRequest"] | components["schemas"]["VolcengineImageToVideoRequest"] | components["schemas"]["VolcengineTextToImageRequest"] | components["schemas"]["VolcengineTextToVideoRequest"];
+                "application/json": components["schemas"]["BaiduImageToVideoRequest"] | components["schemas"]["BaiduTextToImageRequest"] | components["schemas"]["ComfyuiImageToVideoRequest"] | components["schemas"]["ComfyuiTextToImageRequest"] | components["schemas"]["ComfyuiTextToVideoRequest"] | components["schemas"]["DashscopeImageToVideoRequest"] | components["schemas"]["DashscopeTextToImageRequest"] | components["schemas"]["DashscopeTextToVideoRequest"] | components["schemas"]["DiffusersImageToImageRequest"] | components["schemas"]["DiffusersImageToVideoRequest"] | components["schemas"]["DiffusersTextToImageRequest"] | components["schemas"]["DiffusersTextToVideoRequest"] | components["schemas"]["KlingImageToVideoRequest"] | components["schemas"]["KlingTextToImageRequest"] | components["schemas"]["KlingTextToVideoRequest"] | components["schemas"]["MinimaxImageToVideoRequest"] | components["schemas"]["MinimaxTextToImageRequest"] | components["schemas"]["MinimaxTextToVideoRequest"] | components["schemas"]["OpenaiTextToImageRequest"] | components["schemas"]["PipelineImageToVideoRequest"] | components["schemas"]["PipelineTextToImageToVideoRequest"] | components["schemas"]["TencentImageToVideoRequest"] | components["schemas"]["TencentTextToImageRequest"] | components["schemas"]["TencentTextToVideoRequest"] | components["schemas"]["VolcengineImageToVideoRequest"] | components["schemas"]["VolcengineTextToImageRequest"] | components["schemas"]["VolcengineTextToVideoRequest"];
             };
         };
         responses: {

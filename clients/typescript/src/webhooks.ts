@@ -37,13 +37,14 @@ export async function verifyWebhook(
 export async function signWebhook(secret: string, msgId: string, timestamp: number, body: string | Uint8Array): Promise<string> {
   if (!secret.startsWith("whsec_")) throw new TypeError("webhook secret must look like whsec_<base64>");
   const keyBytes = fromBase64(secret.slice("whsec_".length));
-  const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const subtle = (await webCrypto()).subtle;
+  const key = await subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const raw = typeof body === "string" ? new TextEncoder().encode(body) : body;
   const prefix = new TextEncoder().encode(`${msgId}.${timestamp}.`);
   const signed = new Uint8Array(new ArrayBuffer(prefix.length + raw.length));
   signed.set(prefix);
   signed.set(raw, prefix.length);
-  const digest = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
+  const digest = new Uint8Array(await subtle.sign("HMAC", key, signed));
   return `v1,${toBase64(digest)}`;
 }
 
@@ -66,4 +67,10 @@ function toBase64(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
+}
+
+/** The platform's Web Crypto (a global everywhere but Node 18, where it comes from `node:crypto`). */
+export async function webCrypto(): Promise<Crypto> {
+  if (globalThis.crypto?.subtle) return globalThis.crypto;
+  return (await import("node:crypto")).webcrypto as unknown as Crypto;
 }

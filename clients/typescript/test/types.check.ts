@@ -12,8 +12,8 @@ export async function typed(): Promise<Task[]> {
     await gp.submit("diffusers", "text-to-image", { prompt: "x", width: "64" }),
     // @ts-expect-error the prompt is required
     await gp.submit("diffusers", "text-to-image", { width: 64 }),
-    // @ts-expect-error diffusers has no text-to-video
-    await gp.submit("diffusers", "text-to-video", { prompt: "x" }),
+    // @ts-expect-error openai has no text-to-video
+    await gp.submit("openai", "text-to-video", { prompt: "x" }),
     // @ts-expect-error unknown provider
     await gp.submit("nobody", "text-to-image", { prompt: "x" }),
   ];
