@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -71,7 +72,12 @@ def require(tool: str) -> str:
     return path
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # a plain kill also stops the fake vendor (its own session)
     with tempfile.TemporaryDirectory() as tmp, sdk_server(Path(tmp), Path(tmp) / "models") as server:
         print(f"export GENPULSE_URL={server.url} GENPULSE_WEBHOOK_VECTOR={VECTOR}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
