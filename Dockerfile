@@ -41,9 +41,11 @@ ENV PATH=/opt/genpulse/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     RAY_USAGE_STATS_ENABLED=0 \
     HF_HUB_OFFLINE=1 \
-    GENPULSE_STORAGE__PATH=/home/ray/data
+    GENPULSE_STORAGE__PATH=/home/ray/data \
+    GENPULSE_AUTH__MODE=keys
 USER 1000:1000
 WORKDIR /home/ray
 EXPOSE 8000 8265 8080 6379
 ENTRYPOINT ["/usr/bin/tini", "--"]
+# 0.0.0.0 needs API keys: run with -e GENPULSE_AUTH__ADMIN_KEY=<secret> (docs/tenants.md)
 CMD ["genpulse", "serve", "--host", "0.0.0.0"]

@@ -9,6 +9,7 @@ actor both build their ``Wiring`` with it: one wiring, two hosts.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ from genpulse.tasks import TaskStore, open_store
 from genpulse.wiring import Check, Wiring
 
 ConnectPool = Callable[[str, AppArgs, str], Sequence[Any]]  # (provider, args, app name) -> worker actors
+
+log = logging.getLogger("genpulse.deployments.cluster")
 
 
 class RayEnvironment:
@@ -108,3 +111,14 @@ class RayEnvironment:
                 on_replaced=lambda new: new.restarted.remote(),  # running jobs re-register their slots first
             )
             limiter.deploy_limits.remote(cfg.rps, cfg.max_concurrent_jobs)
+
+
+def serve_http_host() -> str | None:
+    """The address Serve's HTTP proxies listen on (None when it cannot be read: treated as exposed)."""
+    try:
+        from ray.serve.context import _get_global_client
+
+        return _get_global_client().http_config.host
+    except Exception:  # a private API: if it moves, refuse auth-off rather than guess
+        log.warning("cannot read Serve's HTTP host", exc_info=True)
+        return None

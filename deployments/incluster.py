@@ -30,6 +30,7 @@ from genpulse.core.errors import GenPulseError, InvalidRequest, PayloadTooLarge,
 from genpulse.core.schemas import TaskPublic, TaskRequest
 from genpulse.core.validation import field_errors, summary
 from genpulse.jobs.service import TaskService
+from genpulse.tenants.auth import Principal, authenticate
 
 _RETRYABLE = (BackPressureError, DeploymentUnavailableError, RayActorError)
 _CHUNK_S = 50.0
@@ -41,7 +42,12 @@ class HandleAPI:
     service: TaskService
     max_body_bytes: int
 
-    async def submit_task(self, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    async def _caller(self, api_key: str | None) -> Principal:
+        return await authenticate(f"Bearer {api_key}" if api_key else None, self.service.args.auth, self.service.store)
+
+    async def submit_task(
+        self, body: dict[str, Any], idempotency_key: str | None = None, api_key: str | None = None
+    ) -> dict[str, Any]:
         size = len(json.dumps(body, default=str))
         if size > self.max_body_bytes:
             raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
@@ -50,24 +56,35 @@ class HandleAPI:
         except ValidationError as exc:
             problems = field_errors(exc.errors())
             raise InvalidRequest(summary("invalid request", problems), details=problems) from None
-        task, _ = await self.service.submit(request, idempotency_key)
+        task, _ = await self.service.submit(request, idempotency_key, caller=await self._caller(api_key))
         return task.public().model_dump(mode="json")
 
-    async def get_task(self, task_id: str, wait: float = 0) -> dict[str, Any]:
-        return (await self.service.get(task_id, wait)).public().model_dump(mode="json")
+    async def get_task(self, task_id: str, wait: float = 0, api_key: str | None = None) -> dict[str, Any]:
+        tenant = (await self._caller(api_key)).tenant()
+        return (await self.service.get(task_id, wait, tenant=tenant)).public().model_dump(mode="json")
 
-    async def cancel_task(self, task_id: str) -> dict[str, Any]:
-        return (await self.service.cancel(task_id)).public().model_dump(mode="json")
+    async def cancel_task(self, task_id: str, api_key: str | None = None) -> dict[str, Any]:
+        tenant = (await self._caller(api_key)).tenant()
+        return (await self.service.cancel(task_id, tenant=tenant)).public().model_dump(mode="json")
 
 
 class InClusterClient:
-    def __init__(self, handle: DeploymentHandle, *, max_retries: int = 3, backoff_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        handle: DeploymentHandle,
+        *,
+        api_key: str | None = None,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+    ) -> None:
+        """``api_key``: a tenant's key, needed when the app runs with ``auth.mode: keys``."""
         self._handle, self.max_retries, self.backoff_s = handle, max_retries, backoff_s
+        self._api_key = api_key
 
     async def _call(self, method: str, *args: Any) -> dict[str, Any]:
         for attempt in range(self.max_retries + 1):
             try:
-                return await getattr(self._handle, method).remote(*args)
+                return await getattr(self._handle, method).remote(*args, api_key=self._api_key)
             except RayTaskError as exc:
                 cause = exc.cause
                 if isinstance(cause, GenPulseError):

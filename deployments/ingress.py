@@ -12,7 +12,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.cluster import RayEnvironment
+from deployments.cluster import RayEnvironment, serve_http_host
 from deployments.incluster import HandleAPI
 from deployments.retention_actor import start_retention
 from deployments.webhook_actor import start_webhook_actor
@@ -20,6 +20,7 @@ from deployments.worker_actor import deploy_pool, start_pool
 from genpulse.api.app import create_api
 from genpulse.core.config import AppArgs
 from genpulse.jobs.dispatch import PoolDispatcher
+from genpulse.tenants.auth import check_exposure
 from genpulse.wiring import Wiring
 
 
@@ -27,6 +28,7 @@ from genpulse.wiring import Wiring
 @serve.ingress()
 class Ingress(HandleAPI):
     def __init__(self, args: AppArgs, diffusion: DeploymentHandle | None) -> None:
+        check_exposure(args.auth, serve_http_host())  # auth off only behind loopback: fails the deploy otherwise
         self.args, self.app_name = args, serve.get_replica_context().app_name
         environment = RayEnvironment(args, self.app_name, start_pool, diffusion)
         self.wiring = Wiring(args, environment)

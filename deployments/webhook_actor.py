@@ -57,9 +57,10 @@ class WebhookActor:
 def start_webhook_actor(args: AppArgs) -> Any:
     """Get or create the cluster's delivery actor (idempotent across ingress replicas) and hand it ``args``.
 
-    Returns None while ``webhooks.secret`` is unset: no task can then have a webhook, so nothing is started.
+    Returns None while ``webhooks.secret`` is unset and auth is off: no task can then have a webhook, so nothing is
+    started (with keys every tenant has its own secret).
     """
-    if args.webhooks.secret is None:
+    if args.webhooks.secret is None and args.auth.mode == "off":
         return None
     actor = WebhookActor.options(
         name=ACTOR_NAME,

@@ -1,5 +1,5 @@
 """The ``genpulse`` command: ``serve`` (run the app on Ray), ``submit`` (a task, waiting for it), ``status``,
-``limits`` (a vendor's limits, changed at run time)."""
+``limits`` (a vendor's limits, changed at run time), ``tenants``/``keys``/``credits`` (``genpulse.cli_admin``)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     config = AppArgs.load(args)  # fail fast, naming the bad field, before starting anything
     host = ns.host or http.get("host") or "127.0.0.1"
     port = ns.port or int(http.get("port") or 8000)
+    from genpulse.core.errors import ConfigError
+    from genpulse.tenants.auth import check_exposure
+
+    try:
+        check_exposure(config.auth, host)
+    except ConfigError as exc:
+        raise SystemExit(f"genpulse: {exc}") from None
 
     import ray
     from ray import serve
@@ -105,6 +112,10 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def _auth(ns: argparse.Namespace) -> dict[str, str]:
+    return {"Authorization": f"Bearer {ns.api_key}"} if getattr(ns, "api_key", None) else {}
+
+
 def _fail_on_error(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     if response.status_code >= 400:
@@ -143,7 +154,7 @@ def cmd_submit(ns: argparse.Namespace) -> int:
     body.setdefault("provider", ns.provider)
     body.setdefault("task_type", ns.task_type)
     body["params"] = {**body.get("params", {}), **_parse_params(ns.param)}
-    with httpx.Client(base_url=ns.url, timeout=max(60.0, ns.wait + 10)) as client:
+    with httpx.Client(base_url=ns.url, timeout=max(60.0, ns.wait + 10), headers=_auth(ns)) as client:
         task = _fail_on_error(client.post("/v1/tasks", json=body))
         if ns.wait > 0:
             task = _wait(client, task["id"], ns.wait)
@@ -152,7 +163,7 @@ def cmd_submit(ns: argparse.Namespace) -> int:
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
-    with httpx.Client(base_url=ns.url, timeout=30) as client:
+    with httpx.Client(base_url=ns.url, timeout=30, headers=_auth(ns)) as client:
         task = _fail_on_error(client.get(f"/v1/tasks/{ns.task_id}"))
         if ns.json:
             print(json.dumps(task, indent=2))
@@ -215,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     limits_p.add_argument("--namespace", default="genpulse", help="the app's Ray namespace")
     limits_p.add_argument("--ray-address", default="auto", help="Ray cluster address (default: auto)")
     limits_p.set_defaults(func=cmd_limits)
+
+    from genpulse.cli_admin import register
+
+    register(sub, DEFAULT_URL)
+    for p in (submit_p, status_p):
+        p.add_argument("--api-key", default=os.environ.get("GENPULSE_API_KEY"), help="default: $GENPULSE_API_KEY")
 
     ns = parser.parse_args(argv)
     try:

@@ -86,7 +86,9 @@ def test_ray_up_config(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for node_type in raw.get("available_node_types", {}).values():
         advertised |= set(node_type.get("resources", {}))
     env = source_env(CLUSTER / "env" / RAY_UP[name])
+    monkeypatch.setenv("GENPULSE_AUTH__ADMIN_KEY", "an-admin-key-from-the-secret")  # ~/.genpulse-secrets.env's
     args = load_args(env, serve_app()["args"], monkeypatch)
+    assert args.auth.mode == "keys", "these clusters' API is reachable beyond loopback"
     assert placed_resources(args) == {"gpu_node", "provider_node", "head_node"}
     assert placed_resources(args) <= advertised, "placement asks for resources no node advertises"
     assert env["RAY_AUTH_MODE"] == "token"
@@ -149,11 +151,13 @@ def test_rayservice_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
 
     env = docs["ConfigMap"]["data"]
     assert not [k for k in env if SECRET_NAMES.search(k)]
+    monkeypatch.setenv("GENPULSE_AUTH__ADMIN_KEY", "an-admin-key-from-the-secret")  # the Secret's, out of git
     args = load_args(
         env, yaml.safe_load(docs["RayService"]["spec"]["serveConfigV2"])["applications"][0]["args"], monkeypatch
     )
     assert args.placement.diffusion.resources == {"gpu_node": 0.01}
     assert placed_resources(args) <= set().union(*advertised.values())
+    assert args.auth.mode == "keys", "the proxy listens on 0.0.0.0: auth off would refuse to start"
 
 
 def exported_series() -> dict[str, set[str]]:

@@ -26,7 +26,7 @@ async def test_keys_of_an_ended_task_get_the_retention_as_ttl(redis_url: str) ->
         done = await store.put(task.model_copy(update={"status": TaskStatus.succeeded}))
         for key in (f"task:{done.id}", f"ev:{done.id}", f"wh:{message_id(done.id)}", f"wh:task:{done.id}"):
             assert 2 * DAY - 5 <= r.ttl(f"gp:{key}") <= 2 * DAY, key
-        assert r.zscore("gp:expiry", f"{done.id}|succeeded|diffusers") is not None
+        assert r.zscore("gp:expiry", f"{done.id}|succeeded|diffusers|ten_default") is not None
         await store.epoch()
         assert r.ttl("gp:epoch") == -1  # the epoch never expires
     finally:

@@ -16,17 +16,21 @@ from genpulse.api import error_responses, openapi_params
 from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
-from genpulse.api.routes import assets, health, meta, prometheus, results, tasks
+from genpulse.api.routes import account, admin, assets, health, meta, prometheus, results, tasks
 from genpulse.core.schemas import ErrorEnvelope
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope, "description": text}
     for code, text in {
         400: "Malformed JSON",
-        404: "Unknown id",
+        401: "Missing, unknown, revoked or expired API key",
+        402: "Insufficient credits (`insufficient_credits`; balance and price in `details`)",
+        403: "The key may not do this (admin route, provider or task type out of its scopes)",
+        404: "Unknown id (or another tenant's)",
         409: "Conflict (idempotency key reuse, terminal task)",
         413: "Body too large",
         422: "Invalid provider, task type or params",
+        429: "Rate limited (a key's requests/second or concurrent tasks); see `Retry-After`",
         503: "A dependency is down",
     }.items()
 }
@@ -44,7 +48,8 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     error_responses.install(app)
     app.state.long_lived = LongLivedLimit(max_long_lived)
-    for router in (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router):
+    routers = (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router)
+    for router in (*routers, account.router, admin.router):
         app.include_router(router)
     openapi_params.install(app)  # typed params per provider and task type, every status
     return app

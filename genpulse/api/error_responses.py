@@ -7,6 +7,7 @@ turns a ``GenPulseError`` into a response by its ``status_code`` (with ``Retry-A
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,7 +40,9 @@ def _respond(status: int, type_: str, message: str, details: Any = None, **heade
 def error_response(exc: GenPulseError) -> JSONResponse:
     headers: dict[str, str] = {}
     if exc.status_code in (429, 503):
-        headers["Retry-After"] = str(int(exc.retry_after or 1))
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="genpulse"'
     if exc.status_code >= 500:
         log.warning("request failed: %s: %s", exc.type, exc.message)
     return _respond(exc.status_code, exc.type, exc.message, exc.details, **headers)

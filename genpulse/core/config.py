@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from genpulse.core.errors import ConfigError
 from genpulse.core.validation import field_errors, summary
+from genpulse.tenants.billing import Price
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -285,6 +286,36 @@ class WebhooksConfig(BaseModel):
         return v
 
 
+class AuthConfig(BaseModel):
+    """Who may call the API (docs/tenants.md)."""
+
+    model_config = _STRICT
+    mode: Literal["off", "keys"] = Field(
+        "off",
+        description="`off`: every caller is the built-in tenant (only while the HTTP server listens on loopback); "
+        "`keys`: every request carries `Authorization: Bearer <key>`.",
+    )
+    admin_key: SecretStr | None = Field(
+        None, description="The bootstrap admin credential (admin routes, `/metrics`); required with `mode: keys`."
+    )
+
+    @model_validator(mode="after")
+    def _keys_need_admin(self) -> AuthConfig:
+        if self.mode == "keys":
+            if self.admin_key is None:
+                raise ValueError("auth.mode keys needs auth.admin_key (GENPULSE_AUTH__ADMIN_KEY) to create tenants")
+            if len(self.admin_key.get_secret_value()) < 16:
+                raise ValueError("auth.admin_key must be at least 16 characters")
+        return self
+
+
+class BillingConfig(BaseModel):
+    model_config = _STRICT
+    refuse_unpriced: bool = Field(
+        False, description="Refuse (422) a task whose provider and task type have no price, instead of free."
+    )
+
+
 class ProviderConfig(BaseModel):
     """Per-vendor settings. Unknown keys are refused so a typo in a credential name fails the deploy."""
 
@@ -398,6 +429,13 @@ class AppArgs(BaseSettings):
     webhooks: WebhooksConfig = WebhooksConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     placement: PlacementConfig = PlacementConfig()
+    auth: AuthConfig = AuthConfig()
+    billing: BillingConfig = BillingConfig()
+    pricing: dict[str, dict[str, Price]] = Field(
+        default_factory=dict,
+        description="Credits per unit, `{provider: {task_type: {per_task, per_image, per_video_second}}}` "
+        "(`GENPULSE_PRICING` as JSON); a task with no price is free unless `billing.refuse_unpriced`.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -8,9 +8,13 @@ enter, into one of these. The HTTP layer maps them to responses in one place (``
     ├── InvalidRequest                 422  bad params, unknown provider/task type
     │   ├── MalformedRequest           400  body is not JSON / not an object
     │   └── ProviderNotConfigured      422  the provider has no credentials / servers configured
-    ├── NotFound                       404  unknown task or asset id
+    ├── Unauthenticated                401  no API key, or an unknown, revoked or expired one
+    ├── PermissionDenied               403  the key may not do this (admin route, provider out of its scopes)
+    ├── InsufficientCredits            402  the tenant's balance cannot cover the task's hold
+    ├── NotFound                       404  unknown task or asset id (or another tenant's)
     ├── Conflict                       409  CAS lost, idempotency key reused, terminal task
     ├── PayloadTooLarge                413
+    ├── TooManyRequests                429  a key's requests/second or concurrent tasks (``retry_after``)
     ├── UnsupportedMediaType           415
     ├── ServiceUnavailable             503  a dependency (store, storage, deployment) is down
     ├── ConfigError                    ---  invalid AppArgs; fails the deploy
@@ -77,6 +81,27 @@ class MalformedRequest(InvalidRequest):
 
 class ProviderNotConfigured(InvalidRequest):
     type = "provider_not_configured"
+
+
+class Unauthenticated(GenPulseError):
+    status_code = 401
+    type = "unauthenticated"
+
+
+class PermissionDenied(GenPulseError):
+    status_code = 403
+    type = "permission_denied"
+
+
+class InsufficientCredits(GenPulseError):
+    status_code = 402
+    type = "insufficient_credits"
+
+
+class TooManyRequests(GenPulseError):
+    status_code = 429
+    type = "rate_limited"
+    retryable = True
 
 
 class NotFound(GenPulseError):

@@ -11,6 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genpulse.tenants.billing import Billing
+
+DEFAULT_TENANT = "ten_default"  # every caller while ``auth.mode`` is ``off``
+SYSTEM_TENANT = "ten_system"  # owns GenPulse's own intermediate assets; no key can act as it
+
 
 class TaskStatus(StrEnum):
     queued = "queued"
@@ -64,6 +69,7 @@ class Asset(BaseModel):
     width: int | None = Field(None, description="Pixel width, for images.")
     height: int | None = Field(None, description="Pixel height, for images.")
     created_at: float = Field(default_factory=now, description="Unix seconds.")
+    tenant_id: str = Field(DEFAULT_TENANT, description="The tenant that owns it (made or uploaded it).")
 
 
 class TaskError(BaseModel):
@@ -119,6 +125,8 @@ class TaskPublic(BaseModel):
     finished_at: float | None = None
     deadline_at: float | None = Field(None, description="Unix seconds after which the task fails.")
     retry_of: str | None = Field(None, description="The failed task this one re-runs (`POST .../retry`).")
+    tenant_id: str = Field(DEFAULT_TENANT, description="The tenant that owns the task.")
+    billing: Billing | None = Field(None, description="The hold and its settlement or refund, for a priced task.")
 
 
 class Task(TaskPublic):
@@ -133,6 +141,7 @@ class Task(TaskPublic):
     )
     lease_expires_at: float | None = None
     not_before: float | None = Field(None, description="Retry backoff: do not start before this time.")
+    key_id: str | None = Field(None, description="The API key that submitted it (its concurrent-task limit).")
 
     @property
     def is_terminal(self) -> bool:

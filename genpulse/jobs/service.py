@@ -17,16 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from genpulse.core.config import AppArgs
-from genpulse.core.errors import Conflict, InvalidRequest, ProviderNotConfigured
-from genpulse.core.schemas import Asset, Task, TaskRequest, TaskStatus, new_id, now
+from genpulse.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ProviderNotConfigured
+from genpulse.core.schemas import DEFAULT_TENANT, Asset, Task, TaskRequest, TaskStatus, new_id, now
 from genpulse.jobs.dispatch import Dispatcher
+from genpulse.media.inputs import asset_ids
 from genpulse.media.storage import AssetContent, Storage, content_of
 from genpulse.providers.registry import Registry
 from genpulse.tasks import TaskStore, mutate
 from genpulse.tasks.outbox import DeliveryPublic
 from genpulse.tasks.queue_stats import QueueStats, open_task_stats
 from genpulse.tasks.sse import task_events
-from genpulse.tasks.store import CLIENT_SCOPE, scoped_key
+from genpulse.tasks.store import CLIENT_SCOPE, scoped_key, tenant_scope
+from genpulse.tenants.admin import TenantService
+from genpulse.tenants.auth import OPEN, Principal
+from genpulse.tenants.billing import Billing, hold_for, is_priced
 from genpulse.webhooks import manage
 
 log = logging.getLogger("genpulse.jobs.service")
@@ -38,6 +42,11 @@ Check = Callable[[], Awaitable[object]]
 def _retry_fingerprint(task_id: str) -> str:
     """What defines a retry request for idempotency: the task it re-runs (its body is empty)."""
     return hashlib.sha256(json.dumps({"retry_of": task_id}, sort_keys=True).encode()).hexdigest()
+
+
+def _key_space(tenant: str) -> str:
+    """Callers' idempotency keys: the built-in tenant keeps the space it had before tenants existed."""
+    return CLIENT_SCOPE if tenant == DEFAULT_TENANT else tenant_scope(tenant)
 
 
 def _consume(done: asyncio.Future[object]) -> None:
@@ -53,20 +62,34 @@ class TaskService:
     registry: Registry
     dispatcher: Dispatcher
     checks: dict[str, Check] = field(default_factory=dict)
+    tenants: TenantService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tenants = TenantService(self.store)
 
     async def submit(
-        self, request: TaskRequest, idempotency_key: str | None = None, *, key_scope: str = CLIENT_SCOPE
+        self,
+        request: TaskRequest,
+        idempotency_key: str | None = None,
+        *,
+        caller: Principal = OPEN,
+        key_scope: str | None = None,
+        billed: bool = True,
     ) -> tuple[Task, bool]:
-        """Validate and store a task; returns ``(task, created)``; ``created`` is False for an idempotent repeat.
+        """Validate and store a task for ``caller``'s tenant; returns ``(task, created)``; ``created`` is False for
+        an idempotent repeat.
 
-        The key is stored in ``key_scope``'s own space: callers' keys (``CLIENT_SCOPE``) never meet the keys
-        pipelines give their steps (``CHILD_SCOPE``). A tenant's scope will go here too."""
+        The key is stored in the tenant's own key space (``key_scope`` overrides it: pipelines give their steps
+        ``CHILD_SCOPE``, which no caller reaches). A priced task holds its price in the same store write that
+        creates it (``billed=False``: a pipeline's steps, which its own price covers)."""
         key = idempotency_key or request.idempotency_key
         if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
             raise InvalidRequest(
                 "Idempotency-Key header and idempotency_key field disagree",
                 details={"field": "idempotency_key"},
             )
+        tenant = caller.tenant()
+        self._check_scopes(caller, request.provider, request.task_type)
         provider = self.registry.get(request.provider)
         if not provider.is_configured():
             raise ProviderNotConfigured(
@@ -74,11 +97,17 @@ class TaskService:
                 details={"field": "provider"},
             )
         params = provider.validate(request.task_type, request.params).model_dump(mode="json")
+        await self._check_assets(params, tenant)
         if request.webhook_url:
-            manage.check_target(self.args, request.webhook_url)
-        scoped = scoped_key(key_scope, key) if key else None
-        task = self._new_task(request.model_copy(update={"params": params}), scoped)
-        stored, created = await self.store.create(task)
+            manage.check_target(self.args, request.webhook_url, await self._tenant_secret(tenant))
+        billing = self._billing(request.provider, request.task_type, params) if billed else None
+        scoped = scoped_key(key_scope or _key_space(tenant), key) if key else None
+        task = self._new_task(request.model_copy(update={"params": params}), scoped, caller=caller, billing=billing)
+        return await self._create(task, caller)
+
+    async def _create(self, task: Task, caller: Principal) -> tuple[Task, bool]:
+        limit = caller.key.limits.max_concurrent_tasks if caller.key else None
+        stored, created = await self.store.create(task, max_open=limit)
         if created:
             try:
                 await self.dispatcher.dispatch(stored)
@@ -86,9 +115,44 @@ class TaskService:
                 log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
         return stored, created
 
-    async def get(self, task_id: str, wait: float = 0) -> Task:
-        """The task; with ``wait`` > 0, returns as soon as it is terminal or ``wait`` seconds (capped) passed."""
+    def _check_scopes(self, caller: Principal, provider: str, task_type: str) -> None:
+        if caller.key is not None and not caller.key.scopes.allows(provider, task_type):
+            raise PermissionDenied(
+                f"this API key may not submit {provider} {task_type} tasks",
+                details={"provider": provider, "task_type": task_type},
+            )
+
+    def _billing(self, provider: str, task_type: str, params: dict[str, Any]) -> Billing | None:
+        if self.args.billing.refuse_unpriced and not is_priced(self.args.pricing, provider, task_type):
+            raise InvalidRequest(
+                f"{provider} {task_type} tasks have no price on this server, and unpriced tasks are refused",
+                details={"field": "task_type"},
+            )
+        return hold_for(self.args.pricing, provider, task_type, params)
+
+    async def _check_assets(self, params: dict[str, Any], tenant: str) -> None:
+        """Every asset id in ``params`` must be the tenant's own (another tenant's is as unknown as a made-up one)."""
+        for asset_id in asset_ids(params):
+            try:
+                asset = await asyncio.to_thread(self.storage.get, asset_id)
+            except NotFound:
+                asset = None
+            if asset is None or asset.tenant_id != tenant:
+                raise InvalidRequest(f"unknown asset {asset_id}", details={"field": "params", "asset": asset_id})
+
+    async def _tenant_secret(self, tenant: str) -> str | None:
+        return None if tenant == DEFAULT_TENANT else await self.tenants.signing_secret(tenant)
+
+    async def _owned(self, task_id: str, tenant: str | None) -> Task:
+        """The task, if ``tenant`` (None: any) owns it; another tenant's task is as unknown as a made-up id."""
         task = await self.store.get(task_id)
+        if tenant is not None and task.tenant_id != tenant:
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    async def get(self, task_id: str, wait: float = 0, *, tenant: str | None = None) -> Task:
+        """The task; with ``wait`` > 0, returns as soon as it is terminal or ``wait`` seconds (capped) passed."""
+        task = await self._owned(task_id, tenant)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(wait, 0.0), self.args.server.max_wait_s)
         while not task.is_terminal:
@@ -98,7 +162,9 @@ class TaskService:
             task = await self.store.wait(task_id, task.version, remaining)
         return task
 
-    async def cancel(self, task_id: str) -> Task:
+    async def cancel(self, task_id: str, *, tenant: str | None = None) -> Task:
+        await self._owned(task_id, tenant)
+
         def to_canceled(t: Task) -> Task:
             if t.is_terminal:
                 raise Conflict(f"task {task_id} is already {t.status.value}", details={"status": t.status.value})
@@ -114,14 +180,17 @@ class TaskService:
             log.warning("cancel notification for %s failed", task_id, exc_info=True)
         return task
 
-    async def retry(self, task_id: str, idempotency_key: str | None = None) -> tuple[Task, bool]:
+    async def retry(
+        self, task_id: str, idempotency_key: str | None = None, *, caller: Principal = OPEN
+    ) -> tuple[Task, bool]:
         """Re-run a failed or canceled task as a new task (terminal records never change); links both ways.
 
         Returns ``(task, created)``. With ``idempotency_key`` the new task carries the key and the fingerprint of
         "a retry of ``task_id``": a repeat returns the task the first call made (``created`` False, nothing
         dispatched), and the key on any other request (another task's retry, a submit) is a ``Conflict``.
         """
-        old = await self.store.get(task_id)
+        tenant = caller.tenant()
+        old = await self._owned(task_id, tenant)
         if old.status not in (TaskStatus.failed, TaskStatus.canceled):
             raise Conflict(
                 f"only failed or canceled tasks can be retried; {task_id} is {old.status.value}",
@@ -137,18 +206,27 @@ class TaskService:
             metadata=old.metadata,
             deadline_s=budget,
         )
-        key = scoped_key(CLIENT_SCOPE, idempotency_key) if idempotency_key else None  # the submit's key space
-        task = self._new_task(request, key, retry_of=old.id, fingerprint=_retry_fingerprint(old.id))
-        stored, created = await self.store.create(task)
-        if created:
-            try:
-                await self.dispatcher.dispatch(stored)
-            except Exception:
-                log.warning("dispatch of %s failed; left for reconcile", stored.id, exc_info=True)
-        return stored, created
+        self._check_scopes(caller, old.provider, old.task_type)
+        billing = (
+            self._billing(old.provider, old.task_type, old.params)
+            if old.billing or not old.metadata.get("parent")
+            else None
+        )
+        key = scoped_key(_key_space(tenant), idempotency_key) if idempotency_key else None  # the submit's key space
+        task = self._new_task(
+            request, key, retry_of=old.id, fingerprint=_retry_fingerprint(old.id), caller=caller, billing=billing
+        )
+        return await self._create(task, caller)
 
     def _new_task(
-        self, request: TaskRequest, key: str | None, *, retry_of: str | None = None, fingerprint: str | None = None
+        self,
+        request: TaskRequest,
+        key: str | None,
+        *,
+        caller: Principal,
+        billing: Billing | None,
+        retry_of: str | None = None,
+        fingerprint: str | None = None,
     ) -> Task:
         """A fresh queued task for ``request`` (whose params are already validated); ``fingerprint`` defaults to
         the request's."""
@@ -167,6 +245,9 @@ class TaskService:
             idempotency_key=key,
             fingerprint=fingerprint or request.fingerprint(),
             retry_of=retry_of,
+            tenant_id=caller.tenant(),
+            key_id=caller.key.id if caller.key else None,
+            billing=billing,
         )
 
     async def list(
@@ -174,33 +255,41 @@ class TaskService:
         *,
         status: TaskStatus | None = None,
         provider: str | None = None,
+        tenant: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Task], str | None]:
-        """Tasks, newest first, filtered; returns the page and the cursor of the next one."""
-        return await self.store.list(status=status, provider=provider, limit=limit, cursor=cursor)
+        """Tasks, newest first, filtered (``tenant``: that tenant's only); returns the page and the next cursor."""
+        return await self.store.list(status=status, provider=provider, tenant=tenant, limit=limit, cursor=cursor)
 
-    async def events(self, task_id: str, after: int = 0) -> AsyncIterator[bytes]:
+    async def events(self, task_id: str, after: int = 0, *, tenant: str | None = None) -> AsyncIterator[bytes]:
         """The task's Server-Sent Events after sequence number ``after``; ``NotFound`` before the stream starts."""
-        await self.store.get(task_id)
+        await self._owned(task_id, tenant)
         return task_events(self.store, task_id, after=after, heartbeat_s=self.args.server.sse_heartbeat_s)
 
-    async def webhook_deliveries(self, task_id: str) -> list[DeliveryPublic]:
+    async def webhook_deliveries(self, task_id: str, *, tenant: str | None = None) -> list[DeliveryPublic]:
+        await self._owned(task_id, tenant)
         return await manage.deliveries(self.store, task_id)
 
-    async def redeliver_webhook(self, task_id: str) -> DeliveryPublic:
+    async def redeliver_webhook(self, task_id: str, *, tenant: str | None = None) -> DeliveryPublic:
+        await self._owned(task_id, tenant)
         return await manage.redeliver(self.store, task_id)
 
-    def asset(self, asset_id: str) -> Asset:
-        return self.storage.get(asset_id)
+    def asset(self, asset_id: str, *, tenant: str | None = None) -> Asset:
+        """An asset's metadata, if ``tenant`` (None: any) owns it. Blocking."""
+        asset = self.storage.get(asset_id)
+        if tenant is not None and asset.tenant_id != tenant:
+            raise NotFound(f"asset {asset_id} not found")
+        return asset
 
-    def asset_content(self, asset_id: str) -> AssetContent:
-        """Where to serve an asset's bytes from (``NotFound`` for an unknown id). Blocking."""
+    def asset_content(self, asset_id: str, *, tenant: str | None = None) -> AssetContent:
+        """Where to serve an asset's bytes from (``NotFound`` for an unknown id or another tenant's). Blocking."""
+        self.asset(asset_id, tenant=tenant)
         return content_of(self.storage, asset_id)
 
-    def save_upload(self, fh: BinaryIO, content_type: str) -> Asset:
+    def save_upload(self, fh: BinaryIO, content_type: str, *, tenant: str = DEFAULT_TENANT) -> Asset:
         """Store an upload already checked by the API (size, sniffed type). Blocking: call in a thread."""
-        return self.storage.put_file(fh, content_type)
+        return self.storage.put_file(fh, content_type, tenant)
 
     async def queue_stats(self) -> QueueStats:
         return await open_task_stats(self.store)

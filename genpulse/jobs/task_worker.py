@@ -26,14 +26,17 @@ from genpulse.core.errors import Conflict, ExecutionError, GenPulseError, NotFou
 from genpulse.core.schemas import Task, TaskError, TaskStatus
 from genpulse.jobs.runners import LeaseLost, Runner
 from genpulse.media.storage import Storage
+from genpulse.media.storage.owned import OwnedStorage
 from genpulse.tasks import TaskStore, mutate
 
 log = logging.getLogger("genpulse.jobs.task_worker")
 
 
 class _Context:
-    def __init__(self, worker: TaskWorker, task_id: str) -> None:
-        self.storage, self.owner, self.abandoned = worker.storage, worker.name, False
+    def __init__(self, worker: TaskWorker, task: Task) -> None:
+        self.storage: Storage = OwnedStorage(worker.storage, task.tenant_id)  # outputs belong to the task's tenant
+        self.owner, self.abandoned = worker.name, False
+        task_id = task.id
         self._worker, self._id = worker, task_id
 
     async def progress(self, value: float) -> None:
@@ -181,7 +184,7 @@ class TaskWorker:
             self._count(task)
         if task is None or task.status != TaskStatus.running:
             return
-        ctx = _Context(self, task_id)
+        ctx = _Context(self, task)
         renew = asyncio.create_task(self._renew(task_id, asyncio.current_task(), ctx))
         result: dict[str, Any] | None = None
         error: GenPulseError | None = None

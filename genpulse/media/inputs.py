@@ -36,7 +36,7 @@ import httpx
 from pydantic import AfterValidator, BaseModel, Field
 
 from genpulse.core.errors import InvalidRequest, NotFound, ServiceUnavailable
-from genpulse.core.schemas import Asset
+from genpulse.core.schemas import SYSTEM_TENANT, Asset
 from genpulse.core.url_guard import UrlGuard
 from genpulse.media.sniff import SNIFF_BYTES, sniff
 from genpulse.media.storage import Storage
@@ -167,7 +167,7 @@ class InputResolver:
             data = self._inline(value, field)
         content_type = self._image_type(data, field)
         if want == "url":
-            asset = await asyncio.to_thread(self.storage.put, data, content_type)
+            asset = await asyncio.to_thread(self.storage.put, data, content_type, SYSTEM_TENANT)  # ours, not a caller's
             return await self._asset(asset.id, want, field)
         return ImageInput(content_type=content_type, data=data)
 
@@ -267,6 +267,17 @@ async def resolve_asset_refs(params: BaseModel, resolver: InputResolver) -> Base
         return value
 
     return await walk(params, "params")
+
+
+def asset_ids(value: Any) -> set[str]:
+    """Every asset id (``ast_...``) anywhere in validated params."""
+    if isinstance(value, str):
+        return {value} if _ASSET.match(value) else set()
+    if isinstance(value, dict):
+        return set().union(*(asset_ids(v) for v in value.values())) if value else set()
+    if isinstance(value, list | tuple):
+        return set().union(*(asset_ids(v) for v in value)) if value else set()
+    return set()
 
 
 def _bad(field: str, reason: str) -> InvalidRequest:

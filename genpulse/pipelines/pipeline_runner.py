@@ -29,14 +29,21 @@ from genpulse.pipelines.pipeline_provider import (
     step_params,
 )
 from genpulse.pipelines.steps import run_step
-from genpulse.tasks.store import CHILD_SCOPE, CLIENT_SCOPE
+from genpulse.tasks.store import CHILD_SCOPE
+from genpulse.tenants.auth import Principal
 
 
 class ChildTasks(Protocol):
     """What a pipeline needs to run its steps as tasks: the hosting process's ``TaskService`` provides it."""
 
     async def submit(
-        self, request: TaskRequest, idempotency_key: str | None = None, *, key_scope: str = CLIENT_SCOPE
+        self,
+        request: TaskRequest,
+        idempotency_key: str | None = None,
+        *,
+        caller: Principal = ...,
+        key_scope: str | None = None,
+        billed: bool = True,
     ) -> tuple[Task, bool]: ...
 
     async def get(self, task_id: str, wait: float = 0) -> Task: ...
@@ -101,7 +108,8 @@ class PipelineRunner:
             priority=task.priority,
             metadata={"parent": task.id, "step": step},
         )
-        child, _ = await service.submit(request, key_scope=CHILD_SCOPE)  # a key space no caller reaches
+        # a key space no caller reaches; the parent's tenant owns the step, whose cost the parent's price covers
+        child, _ = await service.submit(request, key_scope=CHILD_SCOPE, caller=Principal(task.tenant_id), billed=False)
         try:
             while not child.is_terminal:
                 child = await service.get(child.id, wait=self._max_wait_s)

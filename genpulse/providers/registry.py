@@ -62,7 +62,7 @@ def _vendor_runner(provider: Provider, deps: RunnerDeps) -> Runner:
     assert isinstance(provider, CloudProvider)
     http = vendor_http_client(provider)  # API calls go to the configured vendor; outputs through the SSRF guard
     downloads = output_client(provider.config, deps.args.security)
-    rehost = partial(rehost_output, downloads, deps.storage, max_bytes=provider.config.max_output_bytes)
+    rehost = partial(rehost_output, downloads, max_bytes=provider.config.max_output_bytes)
     inputs = _inputs(deps)
     prepare = partial(resolve_asset_refs, resolver=inputs)
     return VendorRunner(provider, http, deps.limiter(provider), rehost, prepare=prepare)

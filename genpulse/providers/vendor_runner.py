@@ -43,13 +43,14 @@ from genpulse.core.errors import (
 )
 from genpulse.core.schemas import Asset, Task
 from genpulse.jobs.runners import LeaseLost, RunContext
+from genpulse.media.storage import Storage
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import public_message, refused
 from genpulse.providers.job_slots import JobSlot
 
 log = logging.getLogger("genpulse.vendor")
 
-Rehost = Callable[[VendorOutput], Awaitable[Asset]]
+Rehost = Callable[[Storage, VendorOutput], Awaitable[Asset]]  # into the task's storage (its tenant's)
 Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
 CHECKPOINT_TRIES = 4
@@ -130,7 +131,7 @@ class VendorRunner:
             assets = []
             for output in job.outputs:
                 async with self._slots:
-                    assets.append(await self.rehost(output))
+                    assets.append(await self.rehost(ctx.storage, output))
             return {"assets": [a.model_dump(mode="json") for a in assets], "provider_task_id": job_id}
         except asyncio.CancelledError:
             if ctx.abandoned:  # another worker owns the task now and polls its job: leave the job alone

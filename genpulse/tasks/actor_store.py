@@ -17,6 +17,7 @@ from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent
+from genpulse.tenants.models import Account, ApiKey, LedgerEntry, Tenant, UsageRow
 
 ACTOR_NAME = "genpulse-taskstore"
 
@@ -59,8 +60,8 @@ class ActorTaskStore:
         except (RayActorError, GetTimeoutError) as exc:
             raise ServiceUnavailable(f"task store actor unavailable: {type(exc).__name__}") from None
 
-    async def create(self, task: Task) -> tuple[Task, bool]:
-        return await self._call("create", task)
+    async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]:
+        return await self._call("create", task, max_open=max_open)
 
     async def get(self, task_id: str) -> Task:
         return await self._call("get", task_id)
@@ -73,10 +74,11 @@ class ActorTaskStore:
         *,
         status: TaskStatus | None = None,
         provider: str | None = None,
+        tenant: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Task], str | None]:
-        return await self._call("list", status=status, provider=provider, limit=limit, cursor=cursor)
+        return await self._call("list", status=status, provider=provider, tenant=tenant, limit=limit, cursor=cursor)
 
     async def wait(self, task_id: str, after_version: int, timeout: float) -> Task:
         return await self._call("wait", task_id, after_version, timeout)
@@ -104,3 +106,51 @@ class ActorTaskStore:
 
     async def close(self) -> None:
         return None
+
+    # AccountStore: each call is one actor call (``MemoryAccounts`` inside the actor)
+    async def tenant_create(self, tenant: Tenant) -> Tenant:
+        return await self._call("tenant_create", tenant)
+
+    async def tenant_get(self, tenant_id: str) -> Tenant:
+        return await self._call("tenant_get", tenant_id)
+
+    async def tenant_put(self, tenant: Tenant) -> Tenant:
+        return await self._call("tenant_put", tenant)
+
+    async def tenant_list(self, limit: int = 50, cursor: str | None = None) -> tuple[list[Tenant], str | None]:
+        return await self._call("tenant_list", limit, cursor)
+
+    async def account(self, tenant_id: str) -> Account:
+        return await self._call("account", tenant_id)
+
+    async def credit(self, entry: LedgerEntry) -> Account:
+        return await self._call("credit", entry)
+
+    async def ledger(
+        self, tenant_id: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        return await self._call("ledger", tenant_id, limit, cursor)
+
+    async def usage(self, tenant_id: str) -> list[UsageRow]:
+        return await self._call("usage", tenant_id)
+
+    async def key_create(self, key: ApiKey) -> ApiKey:
+        return await self._call("key_create", key)
+
+    async def key_by_hash(self, digest: str) -> ApiKey:
+        return await self._call("key_by_hash", digest)
+
+    async def key_get(self, key_id: str) -> ApiKey:
+        return await self._call("key_get", key_id)
+
+    async def key_list(self, tenant_id: str) -> list[ApiKey]:
+        return await self._call("key_list", tenant_id)
+
+    async def key_revoke(self, key_id: str) -> ApiKey:
+        return await self._call("key_revoke", key_id)
+
+    async def key_hit(self, key_id: str, per_s: float) -> float | None:
+        return await self._call("key_hit", key_id, per_s)
+
+    async def key_open(self, key_id: str) -> int:
+        return await self._call("key_open", key_id)

@@ -21,18 +21,21 @@ from collections.abc import Callable
 
 from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import Task, TaskStatus
+from genpulse.tasks.memory_accounts import MemoryAccounts
 from genpulse.tasks.outbox import Delivery, needs_delivery
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, check_transition, records_event
+from genpulse.tenants.ledger import closing, on_create, on_write
 
-IndexKey = tuple[str | None, str | None]  # (status, provider); None: any
+IndexKey = tuple[str | None, str | None, str | None]  # (tenant, status, provider); None: any
 
 
 def _index_keys(task: Task) -> list[IndexKey]:
-    status = task.status.value
-    return [(None, None), (status, None), (None, task.provider), (status, task.provider)]
+    status, provider = task.status.value, task.provider
+    pairs = [(None, None), (status, None), (None, provider), (status, provider)]
+    return [(tenant, s, p) for tenant in (None, task.tenant_id) for s, p in pairs]
 
 
-class MemoryTaskStore:
+class MemoryTaskStore(MemoryAccounts):
     def __init__(
         self,
         event_history: int = 256,
@@ -41,6 +44,7 @@ class MemoryTaskStore:
         idempotency_ttl_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(clock)
         self._tasks: dict[str, Task] = {}
         self._idem: dict[str, tuple[str, float]] = {}  # key -> (task id, expires at)
         self._events: dict[str, deque[TaskEvent]] = {}
@@ -119,7 +123,7 @@ class MemoryTaskStore:
         except KeyError:
             raise NotFound(f"task {task_id} not found") from None
 
-    async def create(self, task: Task) -> tuple[Task, bool]:
+    async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]:
         self._sweep()
         key = task.idempotency_key
         if key is not None:
@@ -131,12 +135,14 @@ class MemoryTaskStore:
                 return existing.model_copy(deep=True), False
         if task.id in self._tasks:
             raise Conflict(f"task {task.id} already exists")
+        self.check_create(task, max_open)
         if key is not None:
             expires = self._clock() + self._idem_ttl_s
             self._idem[key] = (task.id, expires)
             heapq.heappush(self._idem_expiry, (expires, key))
         stored = task.model_copy(update={"version": 1}, deep=True)
         self._record(stored)
+        self.apply(on_create(stored))
         return stored.model_copy(deep=True), True
 
     async def get(self, task_id: str) -> Task:
@@ -149,8 +155,9 @@ class MemoryTaskStore:
         if stored.version != task.version:
             raise Conflict(f"task {task.id} changed concurrently (version {stored.version} != {task.version})")
         check_transition(stored, task)
-        new = task.model_copy(update={"version": stored.version + 1}, deep=True)
+        new = closing(stored, task.model_copy(update={"version": stored.version + 1}, deep=True))
         self._record(new, stored)
+        self.apply(on_write(stored, new))
         return new.model_copy(deep=True)
 
     async def list(
@@ -158,11 +165,12 @@ class MemoryTaskStore:
         *,
         status: TaskStatus | None = None,
         provider: str | None = None,
+        tenant: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Task], str | None]:
         self._sweep()
-        ids = self._index.get((status.value if status else None, provider), [])
+        ids = self._index.get((tenant, status.value if status else None, provider), [])
         end = bisect.bisect_left(ids, cursor) if cursor is not None else len(ids)
         page = ids[max(0, end - limit) : end][::-1] if limit > 0 else []
         out = [self._tasks[i].model_copy(deep=True) for i in page]

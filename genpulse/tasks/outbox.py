@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from genpulse.core.schemas import Task, now
+from genpulse.core.schemas import DEFAULT_TENANT, Task, now
 
 MAX_ATTEMPTS_KEPT = 50
 
@@ -51,6 +51,7 @@ class DeliveryPublic(BaseModel):
 class Delivery(DeliveryPublic):
     body: str = Field(description="The exact JSON body sent on every attempt.")
     version: int = 0
+    tenant_id: str = Field(DEFAULT_TENANT, description="Whose signing secret signs it.")
 
     @classmethod
     def for_task(cls, task: Task, at: float | None = None) -> Delivery:
@@ -71,6 +72,7 @@ class Delivery(DeliveryPublic):
             due_at=at,
             window_start=at,
             body=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+            tenant_id=task.tenant_id,
         )
 
     def public(self) -> DeliveryPublic:

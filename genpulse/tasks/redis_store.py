@@ -16,33 +16,28 @@ is free. ``epoch`` (no TTL) is the store's generation marker. The scripts are in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
-from redis.exceptions import ReadOnlyError as RedisReadOnlyError
-from redis.exceptions import ResponseError as RedisResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from genpulse.core.errors import Conflict, NotFound, ServiceUnavailable
+from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import Task, TaskStatus, now
+from genpulse.tasks.memory_accounts import insufficient, too_many_open
 from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
+from genpulse.tasks.redis_accounts import RedisAccounts
+from genpulse.tasks.redis_common import P, translated
 from genpulse.tasks.redis_scripts import CREATE, OUTBOX_PUT, PUT, SWEEP_BATCH
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, check_transition, records_event
-
-P = "gp:"
-
-# Error replies that mean "not now" rather than "wrong command": a replica that lost its master, a failed
-# background save that blocks writes, a cluster or script that is busy.
-_UNAVAILABLE = frozenset({"MASTERDOWN", "MISCONF", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "BUSY", "NOREPLICAS"})
+from genpulse.tenants.ledger import Movement, closing, on_create, on_write
+from genpulse.tenants.models import Account
 
 
-def _index(status: TaskStatus | None, provider: str | None) -> str:
+def _index(status: TaskStatus | None, provider: str | None, tenant: str | None = None) -> str:
+    if tenant is not None:
+        return _tenant_index(tenant, status, provider)
     if status and provider:
         return f"{P}idx:ps:{provider}:{status.value}"
     if status:
@@ -52,29 +47,47 @@ def _index(status: TaskStatus | None, provider: str | None) -> str:
     return f"{P}idx:all"
 
 
+def _tenant_index(tenant: str, status: TaskStatus | None, provider: str | None) -> str:
+    if status and provider:
+        return f"{P}idx:tps:{tenant}:{provider}:{status.value}"
+    if status:
+        return f"{P}idx:ts:{tenant}:{status.value}"
+    if provider:
+        return f"{P}idx:tp:{tenant}:{provider}"
+    return f"{P}idx:t:{tenant}"
+
+
+def _money_keys(task: Task) -> list[str]:
+    """The account, ledger, open-slot counter and usage keys a write of ``task`` may move."""
+    return [
+        f"{P}acct:{task.tenant_id}",
+        f"{P}ledger:{task.tenant_id}",
+        f"{P}open:{task.key_id or '-'}",
+        f"{P}usage:{task.tenant_id}",
+    ]
+
+
+def _move_args(move: Movement) -> list[Any]:
+    """``redis_scripts.MOVE``'s arguments."""
+    u = move.usage
+    usage = [f"{u.day}|{u.provider}|{u.task_type}", u.succeeded, u.refunded, u.spend] if u else ["", 0, 0, 0]
+    entries = [e.model_dump_json() for e in move.entries]
+    return [move.balance_delta, move.held_delta, move.open_delta, *usage, len(entries), *entries]
+
+
+def _filters(task: Task) -> list[tuple[TaskStatus | None, str | None]]:
+    return [(None, None), (task.status, None), (None, task.provider), (task.status, task.provider)]
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
 def _expiry_member(task: Task) -> str:
-    return f"{task.id}|{task.status.value}|{task.provider}"
+    return f"{task.id}|{task.status.value}|{task.provider}|{task.tenant_id}"
 
 
-@contextlib.asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise ServiceUnavailable(f"redis unavailable: {exc}") from None
-    except (RedisReadOnlyError, RedisOutOfMemoryError) as exc:  # a failover in progress, or a full server
-        raise ServiceUnavailable(f"redis refuses writes: {exc}", retry_after=1) from None
-    except RedisResponseError as exc:
-        if str(exc).split(" ", 1)[0] in _UNAVAILABLE:
-            raise ServiceUnavailable(f"redis unavailable: {exc}", retry_after=1) from None
-        raise
-
-
-class RedisTaskStore:
+class RedisTaskStore(RedisAccounts):
     def __init__(
         self,
         url: str,
@@ -96,7 +109,7 @@ class RedisTaskStore:
         self._put = self._redis.register_script(PUT)
         self._outbox_put = self._redis.register_script(OUTBOX_PUT)
 
-    async def create(self, task: Task) -> tuple[Task, bool]:
+    async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]:
         stored = task.model_copy(update={"version": 1})
         keyed = task.idempotency_key is not None
         keys = [
@@ -108,6 +121,8 @@ class RedisTaskStore:
             _index(task.status, task.provider),
             f"{P}ev:{task.id}",
             f"{P}expiry",
+            *_money_keys(task),
+            *(_tenant_index(task.tenant_id, s, pr) for s, pr in _filters(task)),
         ]
         event = TaskEvent.of(stored).model_dump_json()
         at = now()
@@ -125,9 +140,16 @@ class RedisTaskStore:
             repr(at + self._retention_s),
             repr(at),
             SWEEP_BATCH,
+            str(task.billing.held) if task.billing and task.billing.held > 0 and not task.is_terminal else "",
+            str(max_open) if max_open is not None and task.key_id and not task.is_terminal else "",
+            *_move_args(on_create(stored)),
         ]
-        async with _translated():
-            got_id, got_fp = await self._create(keys=keys, args=args)
+        async with translated():
+            got_id, got_fp, *refusal = await self._create(keys=keys, args=args)
+        if refusal and refusal[0] == "busy":
+            raise too_many_open(max_open or 0)
+        if refusal and refusal[0] == "credits":
+            raise insufficient(Account(balance=int(refusal[1]), held=int(refusal[2])), task.billing.held)  # type: ignore[union-attr]
         if got_id == task.id:
             return stored, True
         if not got_id:
@@ -137,7 +159,7 @@ class RedisTaskStore:
         return await self.get(got_id), False
 
     async def get(self, task_id: str) -> Task:
-        async with _translated():
+        async with translated():
             raw = await self._redis.hget(f"{P}task:{task_id}", "j")
         if raw is None:
             raise NotFound(f"task {task_id} not found")
@@ -148,7 +170,7 @@ class RedisTaskStore:
         if stored.version != task.version:
             raise Conflict(f"task {task.id} changed concurrently (version {stored.version} != {task.version})")
         check_transition(stored, task)
-        new = task.model_copy(update={"version": task.version + 1})
+        new = closing(stored, task.model_copy(update={"version": task.version + 1}))
         keys = [
             f"{P}task:{task.id}",
             f"{P}ev:{task.id}",
@@ -160,6 +182,11 @@ class RedisTaskStore:
             f"{P}wh:due",
             f"{P}wh:task:{task.id}",
             f"{P}expiry",
+            *_money_keys(new),
+            _tenant_index(new.tenant_id, stored.status, None),
+            _tenant_index(new.tenant_id, new.status, None),
+            _tenant_index(new.tenant_id, stored.status, new.provider),
+            _tenant_index(new.tenant_id, new.status, new.provider),
         ]
         delivery = Delivery.for_task(new).model_copy(update={"version": 1}) if needs_delivery(stored, new) else None
         args = [
@@ -182,8 +209,9 @@ class RedisTaskStore:
             P,
             repr(at),
             SWEEP_BATCH,
+            *_move_args(on_write(stored, new)),
         ]
-        async with _translated():
+        async with translated():
             outcome = await self._put(keys=keys, args=args)
         if outcome == -1:
             raise NotFound(f"task {task.id} not found")
@@ -196,12 +224,13 @@ class RedisTaskStore:
         *,
         status: TaskStatus | None = None,
         provider: str | None = None,
+        tenant: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Task], str | None]:
         top = f"({cursor}" if cursor else "+"
-        async with _translated():
-            ids = await self._redis.zrevrangebylex(_index(status, provider), top, "-", start=0, num=limit + 1)
+        async with translated():
+            ids = await self._redis.zrevrangebylex(_index(status, provider, tenant), top, "-", start=0, num=limit + 1)
             async with self._redis.pipeline(transaction=False) as pipe:
                 for task_id in ids[:limit]:
                     pipe.hget(f"{P}task:{task_id}", "j")
@@ -214,30 +243,30 @@ class RedisTaskStore:
         task = await self.get(task_id)
         if task.version > after_version or timeout <= 0:
             return task
-        async with _translated():
+        async with translated():
             await self._redis.xread({f"{P}ev:{task_id}": f"{after_version}-0"}, count=1, block=int(timeout * 1000))
         return await self.get(task_id)
 
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]:
         await self.get(task_id)
-        async with _translated():
+        async with translated():
             entries = await self._redis.xrange(f"{P}ev:{task_id}", min=f"({after_version}-0", max="+")
         return [TaskEvent.model_validate(json.loads(fields["e"])) for _, fields in entries]
 
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
-        async with _translated():
+        async with translated():
             ids = await self._redis.zrangebyscore(f"{P}wh:due", "-inf", repr(at), start=0, num=limit)
         return await self._deliveries(ids)
 
     async def _deliveries(self, ids: list[str]) -> list[Delivery]:
-        async with _translated(), self._redis.pipeline(transaction=False) as pipe:
+        async with translated(), self._redis.pipeline(transaction=False) as pipe:
             for delivery_id in ids:
                 pipe.hget(f"{P}wh:{delivery_id}", "j")
             raws = await pipe.execute()
         return [Delivery.model_validate_json(raw) for raw in raws if raw is not None]
 
     async def outbox_get(self, delivery_id: str) -> Delivery:
-        async with _translated():
+        async with translated():
             raw = await self._redis.hget(f"{P}wh:{delivery_id}", "j")
         if raw is None:
             raise NotFound(f"webhook delivery {delivery_id} not found")
@@ -248,25 +277,25 @@ class RedisTaskStore:
         keys = [f"{P}wh:{delivery.id}", f"{P}wh:due", f"{P}wh:task:{delivery.task_id}", f"{P}task:{delivery.task_id}"]
         due = "" if new.due_at is None else repr(new.due_at)
         args = [delivery.version, new.version, new.model_dump_json(), due, new.id]
-        async with _translated():
+        async with translated():
             ok = await self._outbox_put(keys=keys, args=args)
         if not ok:
             raise Conflict(f"webhook delivery {delivery.id} changed concurrently")
         return new
 
     async def outbox_list(self, task_id: str) -> list[Delivery]:
-        async with _translated():
+        async with translated():
             ids = sorted(await self._redis.smembers(f"{P}wh:task:{task_id}"))
         return sorted(await self._deliveries(ids), key=lambda d: d.created_at)
 
     async def epoch(self) -> str:
         fresh = f"gen_{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
-        async with _translated():
+        async with translated():
             held = await self._redis.set(f"{P}epoch", fresh, nx=True, get=True)
         return held or fresh
 
     async def ping(self) -> None:
-        async with _translated():
+        async with translated():
             await self._redis.ping()
 
     async def close(self) -> None:

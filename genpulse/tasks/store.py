@@ -14,7 +14,7 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
 - ``wait`` returns at once when the task's version already exceeds ``after_version``, else once an event after
   it is recorded or ``timeout`` passes; it is driven by the store's own change notification, not by polling.
 - ``events`` returns the recorded events after a version (at most ``event_history`` per task), oldest first.
-- ``list`` is newest first, filtered by status and/or provider, paginated by an opaque cursor; it reads an index
+- ``list`` is newest first, filtered by status, provider and/or tenant, paginated by an opaque cursor; it reads an index
   per filter (never every stored id).
 - Retention: a terminal task is deleted ``retention_s`` after it ends, with its events and webhook deliveries
   (from then on ``NotFound``, and ``list`` no longer shows it); queued and running tasks are never deleted. An
@@ -28,6 +28,8 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
   also stores its ``Delivery`` (pending, due at once), atomically. ``outbox_due`` lists pending deliveries due
   by a time, soonest first; ``outbox_put`` is CAS on ``Delivery.version`` (version 0 creates, ``Conflict`` if
   it exists); ``outbox_get`` raises ``NotFound``; ``outbox_list`` gives a task's deliveries (none: empty list).
+- Tenants, keys and credits (``genpulse.tenants.account_store``): a create holds the task's price and the write
+  that ends it settles or refunds it, in the same atomic write as the task (``genpulse.tenants.ledger``).
 - Every method raises ``NotFound`` for an unknown id and ``ServiceUnavailable`` when the backend is down.
 """
 
@@ -41,11 +43,17 @@ from pydantic import BaseModel
 from genpulse.core.errors import Conflict
 from genpulse.core.schemas import ALLOWED, Task, TaskStatus, now
 from genpulse.tasks.outbox import Delivery
+from genpulse.tenants.account_store import AccountStore
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0  # StoreConfig.retention_s
 
-CLIENT_SCOPE = "client"  # keys sent by API callers (a tenant's scope will be ``tenant.{id}``)
+CLIENT_SCOPE = "client"  # keys sent by API callers in auth mode off; a tenant's are ``tenant_scope(id)``
 CHILD_SCOPE = "child"  # keys of pipeline steps, ``{parent id}:{step}``: no caller can reach them
+
+
+def tenant_scope(tenant_id: str) -> str:
+    """The idempotency key space of one tenant's callers."""
+    return f"tenant.{tenant_id}"
 
 
 def scoped_key(scope: str, key: str) -> str:
@@ -73,8 +81,8 @@ class TaskEvent(BaseModel):
 
 
 @runtime_checkable
-class TaskStore(Protocol):
-    async def create(self, task: Task) -> tuple[Task, bool]: ...
+class TaskStore(AccountStore, Protocol):
+    async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]: ...
 
     async def get(self, task_id: str) -> Task: ...
 
@@ -85,6 +93,7 @@ class TaskStore(Protocol):
         *,
         status: TaskStatus | None = None,
         provider: str | None = None,
+        tenant: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Task], str | None]: ...

@@ -23,7 +23,8 @@ from collections.abc import Callable
 import httpx
 
 from genpulse.core.config import SecurityConfig, WebhooksConfig
-from genpulse.core.errors import Conflict, GenPulseError
+from genpulse.core.errors import Conflict, GenPulseError, NotFound
+from genpulse.core.schemas import DEFAULT_TENANT
 from genpulse.core.url_guard import UrlGuard
 from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import MAX_ATTEMPTS_KEPT, Delivery, DeliveryAttempt, DeliveryStatus
@@ -154,17 +155,31 @@ class WebhookDeliverer:
                 d.due_at = next_at
         return await self.store.outbox_put(d)
 
+    async def _secret(self, tenant_id: str) -> str | None:
+        """The tenant's own signing secret, else the server's (``webhooks.secret``)."""
+        if tenant_id != DEFAULT_TENANT:
+            try:
+                own = (await self.store.tenant_get(tenant_id)).webhook_secret
+            except NotFound:
+                own = None
+            if own:
+                return own
+        return self.config.secret.get_secret_value() if self.config.secret else None
+
     async def _send(self, d: Delivery) -> tuple[int | None, str | None, float | None, bool]:
         """(status code, error or None, Retry-After, permanent)."""
         try:
             await self._guard.check_async(d.url, "webhook_url")
         except GenPulseError as exc:
             return None, exc.message, None, True
-        secret = self.config.secret
+        try:
+            secret = await self._secret(d.tenant_id)
+        except GenPulseError as exc:  # the store is down: try again later
+            return None, f"signing secret unavailable: {exc.message}", None, False
         if secret is None:
-            return None, "webhooks.secret is not configured", None, False
+            return None, "no signing secret: webhooks.secret is not configured", None, False
         body = d.body.encode()
-        headers = signatures.headers(secret.get_secret_value(), d.id, int(self._clock()), body)
+        headers = signatures.headers(secret, d.id, int(self._clock()), body)
         headers["content-type"] = "application/json"
         headers["user-agent"] = "GenPulse-Webhooks/1"
         assert self._client is not None

@@ -2,7 +2,7 @@
 
 ``check_target`` is called by ``TaskService.submit`` for a task with a ``webhook_url``: the URL must pass the
 SSRF guard's static checks (``genpulse.core.url_guard``; addresses are checked again at each delivery) and a signing
-secret must be configured (``InvalidRequest`` otherwise, a 422). ``redeliver`` puts a
+secret must be configured, the server's or the tenant's own (``InvalidRequest`` otherwise, a 422). ``redeliver`` puts a
 finished task's webhook back in the outbox, due now, with a fresh retry window and the same ``webhook-id``; a
 task that never had its delivery recorded gets one.
 """
@@ -17,9 +17,10 @@ from genpulse.tasks import TaskStore
 from genpulse.tasks.outbox import Delivery, DeliveryPublic, DeliveryStatus
 
 
-def check_target(args: AppArgs, url: str) -> None:
+def check_target(args: AppArgs, url: str, tenant_secret: str | None = None) -> None:
+    """``tenant_secret``: the caller's own signing secret, which signs its webhooks instead of the server's."""
     UrlGuard(args.security).check_static(url, "webhook_url")
-    if args.webhooks.secret is None:
+    if args.webhooks.secret is None and not tenant_secret:
         raise InvalidRequest(
             "webhooks are not configured on this server (GENPULSE_WEBHOOKS__SECRET)",
             details={"field": "webhook_url"},

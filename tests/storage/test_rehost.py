@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from genpulse.core.errors import MalformedReply, ProviderError, ProviderServerError
+from genpulse.core.schemas import Asset
 from genpulse.media.rehost import rehost, rehost_output
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import VendorOutput
@@ -204,12 +206,14 @@ def internal() -> Iterator[Internal]:
         yield Internal(url, hits)
 
 
-def wired_rehost(tmp_path: Path, vendor_url: str, **security: object) -> Rehost:
-    """The ``rehost`` of kling's runner, built by the registry with ``base_url`` at ``vendor_url``."""
+def wired_rehost(tmp_path: Path, vendor_url: str, **security: object) -> Callable[[VendorOutput], Awaitable[Asset]]:
+    """The ``rehost`` of kling's runner, built by the registry with ``base_url`` at ``vendor_url``, into storage."""
     kling = {"base_url": vendor_url, "access_key": "ak", "secret_key": "sk"}
-    runner = build_local(local_args(tmp_path, providers={"kling": kling}, security=security)).wiring.runner("kling")
+    wiring = build_local(local_args(tmp_path, providers={"kling": kling}, security=security)).wiring
+    runner = wiring.runner("kling")
     assert isinstance(runner, VendorRunner)
-    return runner.rehost
+    rehost: Rehost = runner.rehost
+    return functools.partial(rehost, wiring.storage)
 
 
 async def test_outputs_on_the_vendors_configured_origin_need_no_exception(vendor: Vendor, tmp_path: Path) -> None:

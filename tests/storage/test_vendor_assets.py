@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from genpulse.core.config import AppArgs, StorageConfig
+from genpulse.core.errors import InvalidRequest
 from genpulse.core.schemas import TaskRequest, TaskStatus
 from genpulse.wiring.in_process import build_local
 from tests.storage.media import png
@@ -71,7 +72,7 @@ async def test_an_asset_id_drives_image_to_video(kling: KlingState, storage_args
     assert kling.base_url not in json.dumps(done.model_dump(mode="json"))
 
 
-async def test_an_unknown_asset_fails_the_task_without_a_vendor_call(
+async def test_an_unknown_asset_is_refused_at_submit_without_a_vendor_call(
     kling: KlingState, storage_args: dict[str, Any]
 ) -> None:
     args = AppArgs.load(
@@ -84,9 +85,7 @@ async def test_an_unknown_asset_fails_the_task_without_a_vendor_call(
     request = TaskRequest(
         provider="kling", task_type="image-to-video", params={"image": "ast_" + "0" * 24, "prompt": "nothing"}
     )
-    task, _ = await rt.service.submit(request)
-    done = await rt.service.get(task.id, wait=30)
-    assert done.status == TaskStatus.failed
-    assert done.error is not None and done.error.type == "invalid_request"
-    assert "params.image" in done.error.message and "not found" in done.error.message
+    with pytest.raises(InvalidRequest, match="unknown asset") as refused:  # at submit: nothing is stored or run
+        await rt.service.submit(request)
+    assert refused.value.details == {"field": "params", "asset": "ast_" + "0" * 24}
     assert kling.requests == []

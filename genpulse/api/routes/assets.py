@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from genpulse.api import uploads
+from genpulse.api.caller import Caller
 from genpulse.api.routes import service_of
 from genpulse.core.schemas import Asset, ErrorEnvelope
 
@@ -13,8 +17,9 @@ router = APIRouter(tags=["assets"])
 
 
 @router.get("/v1/assets/{asset_id}", response_model=Asset)
-def get_asset(asset_id: str, request: Request) -> Asset:
-    return service_of(request).asset(asset_id)
+async def get_asset(asset_id: str, request: Request, caller: Caller) -> Asset:
+    """An asset's metadata (yours only: another tenant's id is a `404`)."""
+    return await asyncio.to_thread(service_of(request).asset, asset_id, tenant=caller.tenant())
 
 
 @router.post(
@@ -24,13 +29,15 @@ def get_asset(asset_id: str, request: Request) -> Asset:
     openapi_extra=uploads.UPLOAD_OPENAPI,
     responses={415: {"model": ErrorEnvelope, "description": "File type not accepted"}},
 )
-async def upload_asset(request: Request) -> Asset:
+async def upload_asset(request: Request, caller: Caller) -> Asset:
     """Upload a file (multipart field `file`); its type is sniffed from the bytes. Returns the Asset."""
     svc = service_of(request)
-    return await uploads.receive_upload(request, svc.args.storage, svc.save_upload)
+    save = functools.partial(svc.save_upload, tenant=caller.tenant())
+    return await uploads.receive_upload(request, svc.args.storage, save)
 
 
 @router.get("/v1/assets/{asset_id}/content", response_class=Response)
-def get_asset_content(asset_id: str, request: Request) -> Response:
+async def get_asset_content(asset_id: str, request: Request, caller: Caller) -> Response:
     """The bytes (local storage), or `307` to a short-lived presigned URL (S3)."""
-    return uploads.content_response(service_of(request).asset_content(asset_id))
+    content = await asyncio.to_thread(service_of(request).asset_content, asset_id, tenant=caller.tenant())
+    return uploads.content_response(content)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from genpulse.api.caller import principal_of
 from genpulse.api.routes import service_of
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], dependencies=[Depends(principal_of)])  # any valid key
 
 
 @router.get("/v1/providers")

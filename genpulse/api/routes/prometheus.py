@@ -9,12 +9,13 @@ completed work is ``ray_genpulse_tasks_total``. A store that cannot be read give
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from genpulse.api.caller import admin_only
 from genpulse.core.schemas import TaskStatus
 from genpulse.tasks.queue_stats import QueueStats
 
@@ -56,9 +57,10 @@ def render(families: list[GaugeMetricFamily]) -> bytes:
 router = APIRouter()
 
 
-@router.get("/metrics", tags=["health"], response_class=Response)
+@router.get("/metrics", tags=["health"], response_class=Response, dependencies=[Depends(admin_only)])
 async def metrics(request: Request) -> Response:
-    """Prometheus text: store-level gauges (see the module docstring); the rest is on Ray's metrics port."""
+    """Prometheus text: store-level gauges (see the module docstring); the rest is on Ray's metrics port. With
+    `auth.mode: keys` it needs the admin key."""
     service = request.app.state.service
     families = store_families(await service.queue_stats(), service.provider_names())
     return Response(render(families), media_type=CONTENT_TYPE)

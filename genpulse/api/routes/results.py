@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from genpulse.api.caller import Caller
 from genpulse.api.long_lived import HeldStream, long_lived_of
 from genpulse.api.routes import service_of
 from genpulse.core.errors import MalformedRequest
@@ -51,27 +52,28 @@ def _sequence(raw: str | None) -> int:
 async def task_event_stream(
     task_id: str,
     request: Request,
+    caller: Caller,
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     after: Annotated[str | None, Query(description="Same as `Last-Event-ID`, for clients that cannot set it.")] = None,
 ) -> StreamingResponse:
     """Stream every status and progress change of a task as Server-Sent Events, until it ends. `503` with
     `Retry-After` while the replica holds its cap of long-lived requests (`server.max_long_lived`)."""
     start = _sequence(last_event_id if last_event_id is not None else after)
-    stream = await service_of(request).events(task_id, start)  # 404 before the stream starts
+    stream = await service_of(request).events(task_id, start, tenant=caller.tenant())  # 404 before the stream starts
     slot = long_lived_of(request).take("event stream")  # released when the response ends, however it ends
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return HeldStream(stream, slot, media_type="text/event-stream", headers=headers)
 
 
 @router.get("/v1/tasks/{task_id}/webhooks", response_model=DeliveryList, tags=["webhooks"])
-async def task_webhooks(task_id: str, request: Request) -> DeliveryList:
+async def task_webhooks(task_id: str, request: Request, caller: Caller) -> DeliveryList:
     """The task's webhook message and every delivery attempt (status code, error, timing)."""
-    return DeliveryList(data=await service_of(request).webhook_deliveries(task_id))
+    return DeliveryList(data=await service_of(request).webhook_deliveries(task_id, tenant=caller.tenant()))
 
 
 @router.post(
     "/v1/tasks/{task_id}/webhooks/redeliver", status_code=202, response_model=DeliveryPublic, tags=["webhooks"]
 )
-async def redeliver_webhook(task_id: str, request: Request) -> DeliveryPublic:
+async def redeliver_webhook(task_id: str, request: Request, caller: Caller) -> DeliveryPublic:
     """Send a finished task's webhook again (same `webhook-id`, fresh retry window); `409` if it has none."""
-    return await service_of(request).redeliver_webhook(task_id)
+    return await service_of(request).redeliver_webhook(task_id, tenant=caller.tenant())

@@ -2,7 +2,9 @@
 
 - ``put`` stores bytes, ``put_file`` a seekable binary file from its current position (streamed: large
   uploads and downloads never sit in memory whole); both return the Asset (id, size, sha256, content type,
-  dimensions for images). They are synchronous (file or network I/O): async callers run them in a thread.
+  dimensions for images) and ``tenant_id`` its owner (default: the built-in tenant; the API shows an asset to its
+  owner only; GenPulse's own intermediate assets belong to ``SYSTEM_TENANT``). They are synchronous (file or
+  network I/O): async callers run them in a thread.
 - ``get`` returns an Asset's metadata (``NotFound`` for an unknown id); its ``url`` is the stable API URL
   ``{public_base_url}/v1/assets/{id}/content``, which is what tasks keep. ``read`` returns the bytes.
 - ``presign(asset_id)`` is a short-lived GET URL made on every call and never stored, where the backend's objects
@@ -21,14 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from genpulse.core.schemas import Asset
+from genpulse.core.schemas import DEFAULT_TENANT, Asset
 
 
 @runtime_checkable
 class Storage(Protocol):
-    def put(self, data: bytes, content_type: str) -> Asset: ...
+    def put(self, data: bytes, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset: ...
 
-    def put_file(self, fh: BinaryIO, content_type: str) -> Asset: ...
+    def put_file(self, fh: BinaryIO, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset: ...
 
     def get(self, asset_id: str) -> Asset: ...
 

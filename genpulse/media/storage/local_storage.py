@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from genpulse.core.errors import NotFound, ServiceUnavailable
-from genpulse.core.schemas import Asset, new_id
+from genpulse.core.schemas import DEFAULT_TENANT, Asset, new_id
 from genpulse.media.storage.backend import content_url, image_size
 
 _ID = re.compile(r"^ast_[0-9a-f]{24}$")
@@ -33,10 +33,10 @@ class LocalStorage:
     def url(self, asset_id: str) -> str:
         return content_url(self._base, asset_id)
 
-    def put(self, data: bytes, content_type: str) -> Asset:
-        return self.put_file(io.BytesIO(data), content_type)
+    def put(self, data: bytes, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset:
+        return self.put_file(io.BytesIO(data), content_type, tenant_id)
 
-    def put_file(self, fh: BinaryIO, content_type: str) -> Asset:
+    def put_file(self, fh: BinaryIO, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset:
         asset_id = new_id("ast")
         blob, meta = self._paths(asset_id)
         blob.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,7 @@ class LocalStorage:
             url=self.url(asset_id),
             width=width,
             height=height,
+            tenant_id=tenant_id,
         )
         _atomic_write(meta, asset.model_dump_json().encode())  # written last: an asset exists once this does
         return asset

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from genpulse.core.config import StorageConfig
 from genpulse.core.errors import ConfigError, NotFound, ServiceUnavailable
-from genpulse.core.schemas import Asset, new_id, now
+from genpulse.core.schemas import DEFAULT_TENANT, Asset, new_id, now
 from genpulse.media.storage.backend import content_url, hash_file, image_size
 
 _ID = re.compile(r"^ast_[0-9a-f]{24}$")
@@ -59,16 +59,16 @@ class S3Storage:
             raise NotFound(f"asset {asset_id} not found")
         return f"{self.prefix}assets/{asset_id}"
 
-    def put(self, data: bytes, content_type: str) -> Asset:
+    def put(self, data: bytes, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset:
         import io
 
-        return self.put_file(io.BytesIO(data), content_type)
+        return self.put_file(io.BytesIO(data), content_type, tenant_id)
 
-    def put_file(self, fh: BinaryIO, content_type: str) -> Asset:
+    def put_file(self, fh: BinaryIO, content_type: str, tenant_id: str = DEFAULT_TENANT) -> Asset:
         sha256, size = hash_file(fh)
         width, height = image_size(fh, content_type)
         asset_id, created_at = new_id("ast"), now()
-        metadata = {"sha256": sha256, "created-at": repr(created_at)}
+        metadata = {"sha256": sha256, "created-at": repr(created_at), "tenant": tenant_id}
         if width is not None and height is not None:
             metadata |= {"width": str(width), "height": str(height)}
         with self._errors(f"storing {asset_id}"):
@@ -88,6 +88,7 @@ class S3Storage:
             width=width,
             height=height,
             created_at=created_at,
+            tenant_id=tenant_id,
         )
 
     def get(self, asset_id: str) -> Asset:
@@ -104,6 +105,7 @@ class S3Storage:
             width=int(width) if width else None,
             height=int(height) if height else None,
             created_at=float(meta.get("created-at") or head["LastModified"].timestamp()),
+            tenant_id=meta.get("tenant") or DEFAULT_TENANT,
         )
 
     def read(self, asset_id: str) -> bytes:

@@ -1,0 +1,1 @@
+"""Tenants, API keys, pricing and credits (docs/tenants.md)."""
