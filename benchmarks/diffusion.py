@@ -32,10 +32,14 @@ def diffusion_config(cpus: int) -> dict[str, Any]:
     return {"model": "tiny", "cache_dir": str(CACHE), "device": "cpu", "num_cpus": cpus, "max_ongoing_requests": 8}
 
 
-async def _served(url: str, n: int, concurrency: int, warmup: int, params: dict) -> tuple[float, list[float], int]:
-    body = {"provider": "diffusers", "task_type": "text-to-image", "params": {**params, "seed": 1}}
+async def _served(
+    url: str, n: int, concurrency: int, warmup: int, params: dict
+) -> tuple[float, list[float], int, list[int]]:
+    """(wall s, latencies, failed, batch_size of each succeeded task)."""
+    body = {"provider": "diffusers", "task_type": "text-to-image", "params": {"seed": 1, **params}}
     sem = asyncio.Semaphore(concurrency)
     lat: list[float] = []
+    sizes: list[int] = []
     failed = 0
     async with httpx.AsyncClient(base_url=url, timeout=300) as client:
 
@@ -50,11 +54,12 @@ async def _served(url: str, n: int, concurrency: int, warmup: int, params: dict)
                 if record:
                     lat.append(time.perf_counter() - t0)
                     failed += task["status"] != "succeeded"
+                    sizes.extend([task["result"]["batch_size"]] if task["status"] == "succeeded" else [])
 
         await asyncio.gather(*(one(False) for _ in range(warmup)))
         t0 = time.perf_counter()
         await asyncio.gather(*(one(True) for _ in range(n)))
-        return time.perf_counter() - t0, lat, failed
+        return time.perf_counter() - t0, lat, failed, sizes
 
 
 def _raw(n: int, warmup: int, cpus: int, params: dict) -> tuple[float, list[float]]:
@@ -78,9 +83,15 @@ def _raw(n: int, warmup: int, cpus: int, params: dict) -> tuple[float, list[floa
 
 
 def diffusion(
-    n: int = 40, sides: tuple[str, ...] = ("baseline", "genpulse"), concurrency: int = 4, size: int = 0, steps: int = 0
+    n: int = 40,
+    sides: tuple[str, ...] = ("baseline", "genpulse"),
+    concurrency: int = 4,
+    size: int = 0,
+    steps: int = 0,
+    batching: int = 1,
 ) -> Result:
-    """``size``/``steps`` override PARAMS (64 px, 10 steps): more work per image dilutes the per-task overhead."""
+    """``size``/``steps`` override PARAMS (64 px, 10 steps): more work per image dilutes the per-task overhead.
+    ``batching=1`` adds the batched / unbatched / two-model rows (``benchmarks.diffusion_batching``)."""
     params = {
         **PARAMS,
         **({"width": size, "height": size} if size else {}),
@@ -107,8 +118,13 @@ def diffusion(
             served and _ms(statistics.median(served[1])), "(served includes queueing)")  # fmt: skip
     res.add("failed", 0 if raw else None, served and served[2], "0")
     res.raw = {"served_wall_s": served and served[0], "raw_wall_s": raw and raw[0]}
-    res.notes.append("GPU half of scenario 4 (SD-1.5-shaped pipeline at 512x512, @serve.batch gain) not run: "
-                     "no GPU machine was lent to this task.")  # fmt: skip
+    if batching:
+        from benchmarks.diffusion_batching import batching as batching_rows
+
+        print("[bench] batched / unbatched / two models", file=sys.stderr, flush=True)
+        batching_rows(res, n, params, cpus, sides)
+    res.notes.append("GPU half of scenario 4 (SD-1.5-shaped pipeline at 512x512 in fp16, batching gain at 8 "
+                     "clients, time to first image after a cold start) not run: no GPU was available.")  # fmt: skip
     return res
 
 

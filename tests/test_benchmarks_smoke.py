@@ -73,5 +73,5 @@ def test_overhead_smoke() -> None:
 def test_diffusion_smoke() -> None:
     from benchmarks.diffusion import diffusion
 
-    got = rows(diffusion(n=2, concurrency=2))
+    got = rows(diffusion(n=2, concurrency=2, batching=0))
     assert got["failed"] == (0, 0)
