@@ -19,7 +19,9 @@ import pytest
 from benchmarks.env import VENDOR_AK, VENDOR_SK
 from benchmarks.services import fake_vendor
 from genpulse.core.config import AppArgs
+from genpulse.core.errors import ServiceUnavailable
 from genpulse.core.schemas import Task, TaskRequest, TaskStatus, new_id, now
+from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.redis_store import RedisTaskStore
 from genpulse.wiring.in_process import LocalRuntime, build_local
 
@@ -52,6 +54,13 @@ def runtime(tmp_path: Path, url: str, *, store: Any = None, **kling: Any) -> Loc
         }
     )
     return build_local(args, store=store)
+
+
+async def wait_until(predicate: Any, what: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
 
 
 def stats(url: str) -> dict[str, Any]:
@@ -106,6 +115,70 @@ async def test_a_worker_that_died_mid_submit_is_reconciled_not_resubmitted(tmp_p
     assert done.provider_task_id == made["data"]["task_id"] and not done.submit_pending
     counts = stats(url)
     assert counts["submits"] == 1 and counts["duplicate_external_ids"] == 0, counts
+
+
+async def test_an_earlier_runs_submit_that_lands_late_is_found_not_sent_again(
+    tmp_path: Path, vendor_factory: Any
+) -> None:
+    """The earlier run of the worker may still be dying with its submit on the way (a killed Ray actor is not
+    gone at once): "no job yet" right after the mark is not trusted until that submit must have landed."""
+    url = vendor_factory()
+    rt = runtime(tmp_path, url, timeout_s=1.0)  # a submit lands within 3 x 1 s of its mark, or never
+    created = now()
+    task_id = new_id("tsk")
+    dying = Task(
+        id=task_id, provider="kling", task_type="text-to-video", status=TaskStatus.running, params=VIDEO,
+        created_at=created, deadline_at=created + 120, attempts=1, lease_expires_at=created + 30,
+        owner=rt.workers["kling"][0].name + "#earlier-run", submit_pending=True, submit_pending_at=now(),
+    )  # fmt: skip
+    await rt.service.store.create(dying)
+    jwt = rt.wiring.registry.get("kling")._headers()  # type: ignore[attr-defined]
+
+    async def late_submit() -> dict[str, Any]:  # the earlier run's request, arriving after the new run asked
+        await asyncio.sleep(1.0)
+        async with httpx.AsyncClient() as client:
+            body = {**VIDEO, "duration": "5", "external_task_id": task_id}
+            return (await client.post(f"{url}/v1/videos/text2video", json=body, headers=jwt)).json()
+
+    landing = asyncio.create_task(late_submit())
+    assert await rt.workers["kling"][0].reconcile() == 1  # an earlier run of this worker: adopted at once
+    made = await landing
+    done = await rt.service.get(task_id, wait=60)
+    assert done.status == TaskStatus.succeeded, done.error
+    assert done.provider_task_id == made["data"]["task_id"] and done.owner is None
+    counts = stats(url)
+    assert counts["submits"] == 1 and counts["duplicate_external_ids"] == 0, counts
+
+
+class RefusesTheFailedWrite(MemoryTaskStore):
+    """A store that refuses one write: the one that would make a task failed (the worker "dies" right there)."""
+
+    refused = 0
+
+    async def put(self, task: Task) -> Task:
+        if task.status == TaskStatus.failed and not self.refused:
+            self.refused += 1
+            raise ServiceUnavailable("store down at the worst moment")
+        return await super().put(task)
+
+
+async def test_a_vendor_failure_interrupted_before_it_is_written_is_not_submitted_again(
+    tmp_path: Path, vendor_factory: Any
+) -> None:
+    """The vendor ran the job and it failed; the worker died before writing "failed". The restarted worker must
+    poll that job again (and fail the task), never take the task for one that was never submitted."""
+    url = vendor_factory(fail_fraction="1.0")
+    store = RefusesTheFailedWrite()
+    first = runtime(tmp_path / "a", url, store=store)
+    task = await submit(first)
+    await wait_until(lambda: store.refused == 1, "the failed write to be refused")
+    await first.workers["kling"][0].join()
+    again = runtime(tmp_path / "b", url, store=store)  # the worker restarted: same name, a new run
+    assert await again.workers["kling"][0].reconcile() == 1
+    done = await again.service.get(task.id, wait=30)
+    assert stats(url)["submits"] == 1, stats(url)
+    assert done.status == TaskStatus.failed and done.error is not None and "failed" in done.error.message
+    assert done.provider_task_id is not None  # the job that failed stays on the task
 
 
 async def test_a_dead_mid_submit_task_of_a_vendor_that_cannot_look_up_fails_unknown(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ class GatedVendor:
 
 class Ctx:
     def __init__(self, owner: str) -> None:
-        self.owner, self.abandoned, self.storage = owner, False, None
+        self.owner, self.slot_owner, self.abandoned, self.storage = owner, owner, False, None
 
     async def progress(self, value: float) -> None:
         pass
@@ -220,7 +220,7 @@ def vendor_task(name: str) -> Task:
     )  # fmt: skip
 
 
-async def rehost(output: VendorOutput) -> Asset:
+async def rehost(storage: object, output: VendorOutput) -> Asset:
     return Asset(id="ast_1", content_type="image/png", bytes=1, sha256="0" * 64, url=output.url or "")
 
 

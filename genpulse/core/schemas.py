@@ -139,6 +139,7 @@ class Task(TaskPublic):
     submit_pending: bool = Field(
         False, description="A vendor submit may be in flight (set before it, cleared by the job id's checkpoint)."
     )
+    submit_pending_at: float | None = Field(None, description="When the submit-in-flight mark was set (Unix s).")
     lease_expires_at: float | None = None
     not_before: float | None = Field(None, description="Retry backoff: do not start before this time.")
     key_id: str | None = Field(None, description="The API key that submitted it (its concurrent-task limit).")

@@ -22,11 +22,14 @@ class LeaseLost(Exception):
 class RunContext(Protocol):
     """What a runner may do to its task. Each write is refused with ``LeaseLost`` once the task is not ours.
 
-    ``owner`` names the worker; ``abandoned`` turns true when the task was taken over by another owner (the
-    runner is then cancelled and must leave the vendor job alone: the new owner polls it)."""
+    ``owner`` names the worker; ``slot_owner`` names this run of it (a restarted worker has the same ``owner``
+    and a new ``slot_owner``: limiter waits of its earlier run are withdrawn when it adopts their tasks);
+    ``abandoned`` turns true when the task was taken over by another owner (the runner is then cancelled and
+    must leave the vendor job alone: the new owner polls it)."""
 
     storage: Storage
     owner: str
+    slot_owner: str
     abandoned: bool
 
     async def progress(self, value: float) -> None: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class _Context:
     def __init__(self, worker: TaskWorker, task: Task) -> None:
         self.storage: Storage = OwnedStorage(worker.storage, task.tenant_id)  # outputs belong to the task's tenant
         self.owner, self.abandoned = worker.name, False
+        self.slot_owner = worker.incarnation
         task_id = task.id
         self._worker, self._id = worker, task_id
 
@@ -43,11 +45,14 @@ class _Context:
         await self._worker._owned_update(self._id, lambda t: setattr(t, "progress", max(0.0, min(100.0, value))))
 
     async def submitting(self) -> None:
-        await self._worker._owned_update(self._id, lambda t: setattr(t, "submit_pending", True))
+        def mark(t: Task) -> None:
+            t.submit_pending, t.submit_pending_at = True, self._worker._clock()
+
+        await self._worker._owned_update(self._id, mark)
 
     async def checkpoint(self, provider_task_id: str | None) -> None:
         def record(t: Task) -> None:
-            t.provider_task_id, t.submit_pending = provider_task_id, False
+            t.provider_task_id, t.submit_pending, t.submit_pending_at = provider_task_id, False, None
 
         await self._worker._owned_update(self._id, record)
 
@@ -66,6 +71,10 @@ class TaskWorker:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.provider = name, provider
+        # This process's run of the worker, the owner it writes on its leases: a restarted or redeployed worker
+        # keeps its name and adopts an earlier run's tasks at once, and its claim fences that run off (should it
+        # still be alive, its next write is refused: LeaseLost) and withdraws the run's limiter waits.
+        self.incarnation = f"{name}#{os.urandom(4).hex()}"
         self.store, self.storage, self.runner, self.config = store, storage, runner, config
         self._clock, self._rng, self._monotonic = clock, rng, monotonic
         # Another owner's lease, as this worker saw it: (task version, when first seen unchanged, on our clock).
@@ -105,7 +114,7 @@ class TaskWorker:
             task = await self.store.get(task_id)
         except Exception:  # gone, or the store is down: nothing of ours to stop
             return False
-        if task.status != TaskStatus.canceled or task.owner != self.name:
+        if task.status != TaskStatus.canceled or not self._mine(task.owner):
             return False
         try:
             return await self.runner.cancel_job(task)
@@ -146,7 +155,7 @@ class TaskWorker:
         clock: a live owner renews every ``lease_ttl_s / 3``, and every renewal is a new version. The owner's
         ``lease_expires_at`` stamp is never compared with our clock. A worker that just started therefore waits
         one lease before adopting another worker's task (its own tasks it adopts at once)."""
-        if t.owner is None or t.owner == self.name:
+        if t.owner is None or self._mine(t.owner):
             return False
         mono = self._monotonic()
         version, since = self._seen.get(t.id, (-1, mono))
@@ -155,10 +164,14 @@ class TaskWorker:
             return True
         return mono - since < self.config.lease_ttl_s
 
+    def _mine(self, owner: str | None) -> bool:
+        """Whether ``owner`` is this worker: this run of it, or an earlier one (the same name before ``#``)."""
+        return owner is not None and owner.split("#", 1)[0] == self.name
+
     def _orphaned(self, t: Task, now: float) -> bool:
         lease_live = self._lease_live(t, now)
-        if t.owner == self.name:
-            return True  # ours, but not in _jobs: we restarted
+        if self._mine(t.owner):
+            return True  # ours (this run's or an earlier run's), but not in _jobs: we restarted
         if lease_live:
             return False
         if t.status == TaskStatus.queued:
@@ -214,7 +227,7 @@ class TaskWorker:
             return None
         if t.deadline_at is not None and now >= t.deadline_at:
             return _fail(t, ProviderTimeout("task deadline passed before it could run", retryable=False), now)
-        t.status, t.owner, t.lease_expires_at = TaskStatus.running, self.name, now + self.config.lease_ttl_s
+        t.status, t.owner, t.lease_expires_at = TaskStatus.running, self.incarnation, now + self.config.lease_ttl_s
         t.attempts += 1
         t.started_at = t.started_at or now
         t.not_before = None
@@ -227,7 +240,7 @@ class TaskWorker:
             retry_in = self._backoff(task.attempts, error.retry_after)
 
         def finish(t: Task) -> Task | None:
-            if t.is_terminal or t.owner != self.name:
+            if t.is_terminal or t.owner != self.incarnation:
                 return None
             if result is not None:
                 t.status, t.result, t.progress, t.finished_at = TaskStatus.succeeded, result, 100.0, now
@@ -301,7 +314,7 @@ class TaskWorker:
 
     async def _owned_update(self, task_id: str, change: Callable[[Task], None]) -> Task:
         def apply(t: Task) -> Task | None:
-            if t.is_terminal or t.owner != self.name:
+            if t.is_terminal or t.owner != self.incarnation:  # an earlier run of ours, still alive, is fenced off
                 return None
             change(t)
             return t

@@ -10,8 +10,9 @@ has a ``provider_task_id`` resumes polling. Rules that keep us from paying twice
   deadline, server errors for the provider's ``submit_retry_budget_s``) and do not use up the task's attempts;
 - anything else (a bare 502/504, a read timeout, a lost worker, a store that could not record the job id)
   leaves the mark, and the submit is reconciled, never blindly repeated: a vendor that looks jobs up by our id
-  (``finds_by_ref``) is asked; otherwise the task fails with ``submit_outcome_unknown`` unless the provider's
-  ``resubmit_when_unsure`` allows a second submit;
+  (``finds_by_ref``) is asked (for an earlier run's submit, "no job" counts only once that submit must have
+  landed: ``IN_FLIGHT_TIMEOUTS`` x ``timeout_s`` after its mark); otherwise the task fails with
+  ``submit_outcome_unknown`` unless the provider's ``resubmit_when_unsure`` allows a second submit;
 - a checkpoint the store refuses is retried, and offered again on every poll, while the job is polled;
 - transient and garbled poll replies are retried here, with backoff, without losing the job;
 - a job the vendor ran and reported failed is final (it may have been billed): a retry is the user's call;
@@ -41,7 +42,7 @@ from genpulse.core.errors import (
     ServiceUnavailable,
     SubmitOutcomeUnknown,
 )
-from genpulse.core.schemas import Asset, Task
+from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
@@ -54,6 +55,7 @@ Rehost = Callable[[Storage, VendorOutput], Awaitable[Asset]]  # into the task's 
 Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
 CHECKPOINT_TRIES = 4
+IN_FLIGHT_TIMEOUTS = 3  # pool wait + connect + write: by then a submit has reached the vendor, or never will
 
 
 class Limiter(Protocol):
@@ -98,7 +100,7 @@ class VendorRunner:
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.validate(task.task_type, task.params)
         priority = task.priority.value
-        slot = JobSlot(self.limiter, task.id, ctx.owner, priority)  # a lease, renewed until released
+        slot = JobSlot(self.limiter, task.id, ctx.slot_owner, priority)  # a lease, renewed until released
         await slot.acquire()
         job_id = task.provider_task_id
         job: VendorJob | None = None
@@ -119,7 +121,8 @@ class VendorRunner:
                 recorded = await self._record(ctx, job_id)
             job = await self._poll_until_done(task, job_id, job, ctx, priority, recorded)
             if job.state != JobState.succeeded:
-                await ctx.checkpoint(None)  # the vendor job is over: a retry must submit a new one
+                # final, and the job id stays on the task: a crash before the failed state is written resumes
+                # by polling this job (clearing the id first made a restarted worker submit a second job)
                 error = job.error or ProviderError(
                     f"{self.provider.name} job {job_id} ended {job.state.value}", provider_code=job.raw_status
                 )
@@ -215,6 +218,8 @@ class VendorRunner:
         surely has none (a new submit is safe); raises otherwise, never leading to a second paid job."""
         if self.provider.finds_by_ref:
             job = await self._find(task)
+            if job is None and cause is None:
+                job = await self._find_once_landed(task)
             if job is not None:
                 log.info("%s: task %s: found the job the vendor made (%s)", self.provider.name, task.id, job.job_id)
                 return job
@@ -231,6 +236,22 @@ class VendorRunner:
             f"sent again, to avoid paying twice. POST /v1/tasks/{task.id}/retry submits it as a new task.",
             provider_code=cause.provider_code if cause is not None else None,
         )
+
+    async def _find_once_landed(self, task: Task) -> VendorJob | None:
+        """Ask again once a submit an earlier run may still have had in flight must have reached the vendor.
+
+        "No job under our id" proves nothing while that submit may still be on its way: the earlier run may be a
+        process that is still dying (a killed or replaced worker), its request queued or half-sent. A request
+        reaches the vendor within its pool, connect and write timeouts (``IN_FLIGHT_TIMEOUTS`` x ``timeout_s``)
+        of the mark, or never."""
+        landed_by = (task.submit_pending_at or 0.0) + IN_FLIGHT_TIMEOUTS * self.provider.config.timeout_s
+        wait = landed_by - now()  # the mark is a wall-clock time (any process may have set it)
+        if wait <= 0:
+            return None
+        log.info("%s: task %s: no job yet; asking again in %.0f s, when an earlier submit must have landed",
+                 self.provider.name, task.id, wait)  # fmt: skip
+        await self._sleep(wait)
+        return await self._find(task)
 
     async def _find(self, task: Task) -> VendorJob | None:
         for attempt in range(1, MAX_POLL_ERRORS + 1):
