@@ -258,3 +258,24 @@ async def test_each_tenant_signs_with_its_own_secret(app: RunningApp) -> None:
             await deliverer.close()
     assert receiver.received and receiver.received[0].signature_ok, receiver.received
     assert task["id"] in receiver.received[0].body.decode()
+
+
+async def test_the_python_sdks_take_an_api_key(app: RunningApp) -> None:
+    from genpulse.client import AsyncGenPulse, GenPulse
+    from genpulse.core.errors import InsufficientCredits, Unauthenticated
+
+    admin = Api(app.url, ADMIN)
+    tid, _ = tenant(admin, app.url, 3)
+    key = admin.ok("POST", f"/v1/admin/tenants/{tid}/keys", 201, json={})["key"]
+    params = body()["params"]
+    with GenPulse(app.url, api_key=key) as gp:
+        task = gp.run("diffusers", "text-to-image", params)
+        assert task.status == "succeeded" and task.tenant_id == tid
+        assert gp.download(task.result["assets"][0]["id"])[:8] == b"\x89PNG\r\n\x1a\n"
+        with pytest.raises(InsufficientCredits) as poor:  # 3 credits spent: nothing left to hold
+            gp.submit("diffusers", "text-to-image", params)
+        assert poor.value.status_code == 402 and poor.value.details["price"] == 3
+    with GenPulse(app.url) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.get(task.id)
+    async with AsyncGenPulse(app.url, api_key=key) as agp:
+        assert (await agp.get(task.id)).id == task.id
