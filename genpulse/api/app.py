@@ -16,7 +16,7 @@ from genpulse.api import error_responses, openapi_params
 from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
-from genpulse.api.routes import account, admin, assets, health, meta, prometheus, results, tasks
+from genpulse.api.routes import account, admin, assets, events, health, meta, prometheus, results, tasks
 from genpulse.core.schemas import ErrorEnvelope
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -49,7 +49,7 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     error_responses.install(app)
     app.state.long_lived = LongLivedLimit(max_long_lived)
     routers = (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router)
-    for router in (*routers, account.router, admin.router):
+    for router in (*routers, events.router, account.router, admin.router):
         app.include_router(router)
     openapi_params.install(app)  # typed params per provider and task type, every status
     return app

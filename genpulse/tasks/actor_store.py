@@ -16,7 +16,7 @@ from genpulse.core.errors import GenPulseError, ServiceUnavailable
 from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
-from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent
+from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, TenantEvent
 from genpulse.tenants.models import Account, ApiKey, LedgerEntry, Tenant, UsageRow
 
 ACTOR_NAME = "genpulse-taskstore"
@@ -85,6 +85,9 @@ class ActorTaskStore:
 
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]:
         return await self._call("events", task_id, after_version)
+
+    async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]:
+        return await self._call("tenant_events", tenant, after, timeout)
 
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
         return await self._call("outbox_due", at, limit)

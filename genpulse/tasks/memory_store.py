@@ -23,7 +23,14 @@ from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.memory_accounts import MemoryAccounts
 from genpulse.tasks.outbox import Delivery, needs_delivery
-from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, check_transition, records_event
+from genpulse.tasks.store import (
+    DEFAULT_RETENTION_S,
+    TENANT_EVENT_HISTORY,
+    TaskEvent,
+    TenantEvent,
+    check_transition,
+    records_event,
+)
 from genpulse.tenants.ledger import closing, on_create, on_write
 
 IndexKey = tuple[str | None, str | None, str | None]  # (tenant, status, provider); None: any
@@ -49,6 +56,9 @@ class MemoryTaskStore(MemoryAccounts):
         self._idem: dict[str, tuple[str, float]] = {}  # key -> (task id, expires at)
         self._events: dict[str, deque[TaskEvent]] = {}
         self._changed: dict[str, asyncio.Event] = {}
+        self._tenant_log: dict[str, deque[TenantEvent]] = {}
+        self._tenant_seq: dict[str, int] = {}
+        self._tenant_changed: dict[str, asyncio.Event] = {}
         self._history = event_history
         self._retention_s, self._idem_ttl_s = retention_s, idempotency_ttl_s or retention_s
         self._clock = clock
@@ -113,9 +123,15 @@ class MemoryTaskStore(MemoryAccounts):
         if not records_event(before, task):
             return
         self._events.setdefault(task.id, deque(maxlen=self._history)).append(TaskEvent.of(task))
-        flag = self._changed.pop(task.id, None)
-        if flag is not None:
-            flag.set()
+        for flag in (self._changed.pop(task.id, None), self._log_tenant_event(task)):
+            if flag is not None:
+                flag.set()
+
+    def _log_tenant_event(self, task: Task) -> asyncio.Event | None:
+        seq = self._tenant_seq[task.tenant_id] = self._tenant_seq.get(task.tenant_id, 0) + 1
+        log = self._tenant_log.setdefault(task.tenant_id, deque(maxlen=TENANT_EVENT_HISTORY))
+        log.append(TenantEvent.of(task, seq))
+        return self._tenant_changed.pop(task.tenant_id, None)
 
     def _get(self, task_id: str) -> Task:
         try:
@@ -198,6 +214,14 @@ class MemoryTaskStore(MemoryAccounts):
         self._sweep()
         self._get(task_id)
         return [e for e in self._events.get(task_id, ()) if e.seq > after_version]
+
+    async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]:
+        self._sweep()
+        if self._tenant_seq.get(tenant, 0) <= after and timeout > 0:
+            flag = self._tenant_changed.setdefault(tenant, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(flag.wait(), timeout)
+        return [e.model_copy() for e in self._tenant_log.get(tenant, ()) if e.seq > after]
 
     def _save_delivery(self, delivery: Delivery) -> None:
         self._outbox[delivery.id] = delivery

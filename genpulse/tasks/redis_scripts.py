@@ -7,6 +7,8 @@ names keys it was not passed, so it needs a single Redis (or a primary with repl
 
 from __future__ import annotations
 
+from genpulse.tasks.store import TENANT_EVENT_HISTORY
+
 SWEEP_BATCH = 20
 
 # A task write's money and limits (``genpulse.tenants.ledger.Movement``), applied in the same script: from
@@ -27,6 +29,15 @@ local function move(acct, ledger, open, usage, a, base)
     end
   end
   for i = 1, tonumber(a[base + 8]) do redis.call('RPUSH', ledger, a[base + 8 + i]) end
+end
+"""
+
+# The tenant's event log (``gp:tev:{tenant}``, entry ids ``{seq}-0``, numbered by the ``gp:tevseq:{tenant}``
+# counter): appended in the same script as the task's own event.
+TENANT_EVENT = f"""
+local function tenant_event(log, counter, json)
+  local n = redis.call('INCR', counter)
+  redis.call('XADD', log, 'MAXLEN', '~', {TENANT_EVENT_HISTORY}, n .. '-0', 'e', json)
 end
 """
 
@@ -60,6 +71,7 @@ end
 CREATE = (
     SWEEP
     + MOVE
+    + TENANT_EVENT
     + """
 local p = ARGV[8]
 sweep(p, ARGV[12], ARGV[13])
@@ -89,7 +101,8 @@ if ARGV[9] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[9]); redis.call('PEXPIRE', KEYS[7], ARGV[9])
   redis.call('ZADD', KEYS[8], ARGV[11], ARGV[10])
 end
-move(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV, 15)
+tenant_event(KEYS[17], KEYS[18], ARGV[16])
+move(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV, 16)
 return {ARGV[1], ARGV[3]}
 """
 )
@@ -97,6 +110,7 @@ return {ARGV[1], ARGV[3]}
 PUT = (
     SWEEP
     + MOVE
+    + TENANT_EVENT
     + """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
@@ -108,7 +122,10 @@ if KEYS[3] ~= KEYS[4] then
   redis.call('ZREM', KEYS[15], ARGV[4]); redis.call('ZADD', KEYS[16], 0, ARGV[4])
   redis.call('ZREM', KEYS[17], ARGV[4]); redis.call('ZADD', KEYS[18], 0, ARGV[4])
 end
-if ARGV[5] ~= '' then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5]) end
+if ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5])
+  tenant_event(KEYS[19], KEYS[20], ARGV[16])
+end
 if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[7]) == 0 then
   redis.call('HSET', KEYS[7], 'v', 1, 'j', ARGV[7])
   redis.call('ZADD', KEYS[8], ARGV[9], ARGV[8]); redis.call('SADD', KEYS[9], ARGV[8])
@@ -119,7 +136,7 @@ if ARGV[10] ~= '' then
   redis.call('ZADD', KEYS[10], ARGV[12], ARGV[11])
   sweep(ARGV[13], ARGV[14], ARGV[15])
 end
-move(KEYS[11], KEYS[12], KEYS[13], KEYS[14], ARGV, 15)
+move(KEYS[11], KEYS[12], KEYS[13], KEYS[14], ARGV, 16)
 return 1
 """
 )

@@ -30,7 +30,7 @@ from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
 from genpulse.tasks.redis_accounts import RedisAccounts
 from genpulse.tasks.redis_common import P, translated
 from genpulse.tasks.redis_scripts import CREATE, OUTBOX_PUT, PUT, SWEEP_BATCH
-from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, check_transition, records_event
+from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, TenantEvent, check_transition, records_event
 from genpulse.tenants.ledger import Movement, closing, on_create, on_write
 from genpulse.tenants.models import Account
 
@@ -79,6 +79,10 @@ def _filters(task: Task) -> list[tuple[TaskStatus | None, str | None]]:
     return [(None, None), (task.status, None), (None, task.provider), (task.status, task.provider)]
 
 
+def _tenant_log_keys(tenant: str) -> list[str]:
+    return [f"{P}tev:{tenant}", f"{P}tevseq:{tenant}"]
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -123,6 +127,7 @@ class RedisTaskStore(RedisAccounts):
             f"{P}expiry",
             *_money_keys(task),
             *(_tenant_index(task.tenant_id, s, pr) for s, pr in _filters(task)),
+            *_tenant_log_keys(task.tenant_id),
         ]
         event = TaskEvent.of(stored).model_dump_json()
         at = now()
@@ -142,6 +147,7 @@ class RedisTaskStore(RedisAccounts):
             SWEEP_BATCH,
             str(task.billing.held) if task.billing and task.billing.held > 0 and not task.is_terminal else "",
             str(max_open) if max_open is not None and task.key_id and not task.is_terminal else "",
+            TenantEvent.of(stored).model_dump_json(),
             *_move_args(on_create(stored)),
         ]
         async with translated():
@@ -187,6 +193,7 @@ class RedisTaskStore(RedisAccounts):
             _tenant_index(new.tenant_id, new.status, None),
             _tenant_index(new.tenant_id, stored.status, new.provider),
             _tenant_index(new.tenant_id, new.status, new.provider),
+            *_tenant_log_keys(new.tenant_id),
         ]
         delivery = Delivery.for_task(new).model_copy(update={"version": 1}) if needs_delivery(stored, new) else None
         args = [
@@ -209,6 +216,7 @@ class RedisTaskStore(RedisAccounts):
             P,
             repr(at),
             SWEEP_BATCH,
+            TenantEvent.of(new).model_dump_json(),
             *_move_args(on_write(stored, new)),
         ]
         async with translated():
@@ -252,6 +260,18 @@ class RedisTaskStore(RedisAccounts):
         async with translated():
             entries = await self._redis.xrange(f"{P}ev:{task_id}", min=f"({after_version}-0", max="+")
         return [TaskEvent.model_validate(json.loads(fields["e"])) for _, fields in entries]
+
+    async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]:
+        log = f"{P}tev:{tenant}"
+        async with translated():
+            entries = await self._redis.xrange(log, min=f"({after}-0", max="+")
+            if not entries and timeout > 0:
+                found = await self._redis.xread({log: f"{after}-0"}, block=max(1, int(timeout * 1000)))
+                entries = found[0][1] if found else []
+        return [
+            TenantEvent.model_validate_json(fields["e"]).model_copy(update={"seq": int(entry.split("-")[0])})
+            for entry, fields in entries
+        ]
 
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
         async with translated():

@@ -14,6 +14,9 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
 - ``wait`` returns at once when the task's version already exceeds ``after_version``, else once an event after
   it is recorded or ``timeout`` passes; it is driven by the store's own change notification, not by polling.
 - ``events`` returns the recorded events after a version (at most ``event_history`` per task), oldest first.
+- Tenant events (``tenant_events``): every recorded event is also appended, in the same write, to its tenant's
+  log, numbered ``1, 2, 3...`` per tenant (``TenantEvent.seq``; at most ``TENANT_EVENT_HISTORY`` kept, older ones
+  trimmed). ``tenant_events`` returns those after ``after``, oldest first, waiting up to ``timeout`` for one.
 - ``list`` is newest first, filtered by status, provider and/or tenant, paginated by an opaque cursor; it reads an index
   per filter (never every stored id).
 - Retention: a terminal task is deleted ``retention_s`` after it ends, with its events and webhook deliveries
@@ -80,6 +83,35 @@ class TaskEvent(BaseModel):
         return cls(seq=task.version, task_id=task.id, status=task.status, progress=task.progress, at=now())
 
 
+TENANT_EVENT_HISTORY = 2048
+
+
+class TenantEvent(BaseModel):
+    """One change of one of a tenant's tasks: ``seq`` numbers the tenant's log, ``version`` is the task's."""
+
+    seq: int
+    task_id: str
+    version: int
+    status: TaskStatus
+    progress: float | None = None
+    provider: str
+    task_type: str
+    at: float
+
+    @classmethod
+    def of(cls, task: Task, seq: int = 0) -> TenantEvent:
+        return cls(
+            seq=seq,
+            task_id=task.id,
+            version=task.version,
+            status=task.status,
+            progress=task.progress,
+            provider=task.provider,
+            task_type=task.task_type,
+            at=now(),
+        )
+
+
 @runtime_checkable
 class TaskStore(AccountStore, Protocol):
     async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]: ...
@@ -101,6 +133,8 @@ class TaskStore(AccountStore, Protocol):
     async def wait(self, task_id: str, after_version: int, timeout: float) -> Task: ...
 
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]: ...
+
+    async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]: ...
 
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]: ...
 

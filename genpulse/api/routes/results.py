@@ -34,7 +34,7 @@ class DeliveryList(BaseModel):
     data: list[DeliveryPublic]
 
 
-def _sequence(raw: str | None) -> int:
+def parse_event_id(raw: str | None) -> int:
     if raw is None or raw.strip() == "":
         return 0
     try:
@@ -58,7 +58,7 @@ async def task_event_stream(
 ) -> StreamingResponse:
     """Stream every status and progress change of a task as Server-Sent Events, until it ends. `503` with
     `Retry-After` while the replica holds its cap of long-lived requests (`server.max_long_lived`)."""
-    start = _sequence(last_event_id if last_event_id is not None else after)
+    start = parse_event_id(last_event_id if last_event_id is not None else after)
     stream = await service_of(request).events(task_id, start, tenant=caller.tenant())  # 404 before the stream starts
     slot = long_lived_of(request).take("event stream")  # released when the response ends, however it ends
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
