@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_the_stream_carries_the_callers_tasks_only_and_resumes(app: RunningApp) 
     task = mine.ok("POST", "/v1/tasks", 202, json=body())
     mine.finished(task["id"])
     key = str(mine.http.headers["Authorization"]).removeprefix("Bearer ")
-    events = read_events(app.url, key)
+    events = read_events(app.url, key, headers={"Last-Event-ID": "0"})
     assert {e["task_id"] for e in events} == {task["id"]}
     statuses = [e["status"] for e in events]
     assert statuses[:2] == ["queued", "running"] and set(statuses[2:-1]) <= {"running"}
@@ -118,3 +119,17 @@ def test_the_stream_carries_the_callers_tasks_only_and_resumes(app: RunningApp) 
     assert admin.http.get("/v1/events").status_code == 403
     assert httpx.get(f"{app.url}/v1/events").status_code == 401
     assert mine.http.get("/v1/events", headers={"Last-Event-ID": "x"}).status_code == 400
+
+
+def test_without_last_event_id_the_stream_starts_now(app: RunningApp) -> None:
+    admin = Api(app.url, ADMIN)
+    _, mine = tenant(admin, app.url, 0)
+    earlier = mine.ok("POST", "/v1/tasks", 202, json=body())
+    mine.finished(earlier["id"])
+    key = str(mine.http.headers["Authorization"]).removeprefix("Bearer ")
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read_events, app.url, key)
+        time.sleep(0.5)
+        later = mine.ok("POST", "/v1/tasks", 202, json=body())
+        events = reading.result(timeout=30)
+    assert {e["task_id"] for e in events} == {later["id"]} and events[0]["status"] == "queued"

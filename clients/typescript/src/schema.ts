@@ -256,8 +256,9 @@ export interface paths {
         };
         /**
          * Tenant Event Stream
-         * @description Stream every status and progress change of the caller's tasks as Server-Sent Events, resumable with
-         *     `Last-Event-ID`. `503` with `Retry-After` while the replica holds its cap of long-lived requests.
+         * @description Stream every status and progress change of the caller's tasks as Server-Sent Events, from now on, or after
+         *     `Last-Event-ID` (`0`: every change still kept). `503` with `Retry-After` while the replica holds its cap of
+         *     long-lived requests.
          */
         get: operations["tenant_event_stream_v1_events_get"];
         put?: never;

@@ -36,10 +36,12 @@ async def tenant_event_stream(
     last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
     after: Annotated[str | None, Query(description="Same as `Last-Event-ID`, for clients that cannot set it.")] = None,
 ) -> StreamingResponse:
-    """Stream every status and progress change of the caller's tasks as Server-Sent Events, resumable with
-    `Last-Event-ID`. `503` with `Retry-After` while the replica holds its cap of long-lived requests."""
+    """Stream every status and progress change of the caller's tasks as Server-Sent Events, from now on, or after
+    `Last-Event-ID` (`0`: every change still kept). `503` with `Retry-After` while the replica holds its cap of
+    long-lived requests."""
     tenant = caller.tenant()
-    start = parse_event_id(last_event_id if last_event_id is not None else after)
+    raw = last_event_id if last_event_id is not None else after
+    start = None if raw is None else parse_event_id(raw)
     svc = service_of(request)
     stream = tenant_events(svc.store, tenant, after=start, heartbeat_s=svc.args.server.sse_heartbeat_s)
     slot = long_lived_of(request).take("event stream")
