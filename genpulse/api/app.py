@@ -16,6 +16,7 @@ from genpulse.api import error_responses, openapi_params
 from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
+from genpulse.api.openai import router as openai_router
 from genpulse.api.routes import account, admin, assets, events, health, meta, prometheus, results, tasks
 from genpulse.core.schemas import ErrorEnvelope
 
@@ -51,5 +52,6 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     routers = (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router)
     for router in (*routers, events.router, account.router, admin.router):
         app.include_router(router)
+    app.include_router(openai_router)  # OpenAI-compatible: /v1/models, /v1/images/*, /v1/videos
     openapi_params.install(app)  # typed params per provider and task type, every status
     return app

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from genpulse.core.aliases import ModelAlias
 from genpulse.core.errors import ConfigError
 from genpulse.core.validation import field_errors, summary
 from genpulse.tenants.billing import Price
@@ -435,6 +436,11 @@ class AppArgs(BaseSettings):
         default_factory=dict,
         description="Credits per unit, `{provider: {task_type: {per_task, per_image, per_video_second}}}` "
         "(`GENPULSE_PRICING` as JSON); a task with no price is free unless `billing.refuse_unpriced`.",
+    )
+    models: dict[str, ModelAlias] = Field(
+        default_factory=dict,
+        description="Model aliases for the OpenAI-compatible routes, `{alias: {provider, task_type, params}}` "
+        "(`GENPULSE_MODELS` as JSON); each local diffusers model is also an alias of its own name.",
     )
 
     @classmethod
