@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+from genpulse import console
 from genpulse.api import error_responses, openapi_params
 from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
@@ -53,5 +54,6 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     for router in (*routers, events.router, account.router, admin.router):
         app.include_router(router)
     app.include_router(openai_router)  # OpenAI-compatible: /v1/models, /v1/images/*, /v1/videos
+    console.mount(app)  # the web console at /console
     openapi_params.install(app)  # typed params per provider and task type, every status
     return app

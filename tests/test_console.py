@@ -1,0 +1,175 @@
+"""The web console in a real browser (Debian's chromium driven by Playwright; no browser is downloaded) against
+the real HTTP API in-process (no Ray) with a fast fake ``generate``: the queue goes live, the task page shows the
+image, the gallery has it, the submit form makes a task and shows a 422 next to its field, the admin pages create
+a tenant and a key; no JavaScript errors and no request to any host but the app's.
+
+``CONSOLE_SCREENSHOTS=1`` writes the screenshots of docs/console.md into docs/img/console/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness import RunningApp, local_args, running_app
+from tests.test_tenants_api import ADMIN, Api, body, fake_generate, tenant
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: scripts/install.sh")
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "img" / "console"
+
+gate = threading.Event()
+
+
+async def gated_generate(params: dict[str, Any]) -> dict[str, Any]:
+    """``fake_generate``, but the prompt ``gated`` waits for the test to open ``gate``."""
+    if params["prompt"] == "gated":
+        await asyncio.to_thread(gate.wait, 30)
+    return await fake_generate(params)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    args = local_args(tmp_path_factory.mktemp("console"), auth={"mode": "keys", "admin_key": ADMIN})
+    with running_app(args, generate=gated_generate) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A browser tab on the console that records JavaScript errors and every request's host."""
+
+    def __init__(self, browser: Any, app: RunningApp, shots: Path) -> None:
+        self.app, self.shots = app, shots
+        self.page = browser.new_page(viewport={"width": 1000, "height": 640})
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", self._console)
+        self.page.on("request", self._request)
+        self.page.set_default_timeout(15_000)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and "Failed to load resource" not in message.text:  # 401/403/422 answers
+            self.errors.append(message.text)
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith((self.app.url + "/", "blob:", "data:")):
+            self.foreign.append(request.url)
+
+    def sign_in(self, key: str) -> None:
+        self.page.goto(f"{self.app.url}/console")
+        self.page.fill("#key", key)
+        self.page.click("button[type=submit]")
+
+    def shot(self, name: str) -> None:
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"))
+
+    def check_clean(self) -> None:
+        assert self.errors == [] and self.foreign == []
+        self.page.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    return SHOTS if os.environ.get("CONSOLE_SCREENSHOTS") == "1" else tmp_path
+
+
+def test_the_console_is_served_from_the_package(app: RunningApp) -> None:
+    r = httpx.get(f"{app.url}/console", follow_redirects=True)
+    assert r.status_code == 200 and 'type="module"' in r.text and str(r.url).endswith("/console/")
+    script = httpx.get(f"{app.url}/console/js/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "/console" not in httpx.get(f"{app.url}/openapi.json").json()["paths"]
+
+
+def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Path) -> None:
+    admin = Api(app.url, ADMIN)
+    _, api = tenant(admin, app.url, 0)
+    key = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
+    tab = Page(browser, app, shots)
+    page = tab.page
+    tab.sign_in(key)
+    page.wait_for_selector("#queue")
+    gate.clear()
+    task = api.ok("POST", "/v1/tasks", 202, json=body("gated"))
+    row = f"#queue tr[data-id='{task['id']}']"
+    page.wait_for_selector(f"{row}[data-status=running]")  # appeared live, without a reload
+    gate.set()
+    page.wait_for_selector(f"{row}[data-status=succeeded]")
+    api.finished(task["id"])
+    tab.shot("queue")
+
+    page.click(row)
+    page.wait_for_selector("#outputs img[src^='blob:']")
+    page.wait_for_function("document.querySelector('#outputs img').naturalWidth === 64")
+    assert "succeeded" in page.inner_text("#timeline")
+    tab.shot("task")
+
+    page.goto(f"{app.url}/console/#/gallery")
+    page.wait_for_selector(f"#gallery a[href='#/task/{task['id']}'] img[src^='blob:']")
+    tab.shot("gallery")
+
+    page.goto(f"{app.url}/console/#/submit")
+    page.wait_for_selector("#f-prompt")
+    page.fill("#f-prompt", "a typed prompt")
+    page.fill("#f-width", "64")
+    page.fill("#f-height", "64")
+    page.fill("#f-num_images", "99")
+    page.click("form.params button[type=submit]")
+    page.wait_for_function("document.querySelector('#e-num_images').textContent.includes('less than or equal to 8')")
+    tab.shot("submit")
+    page.fill("#f-num_images", "1")
+    page.click("form.params button[type=submit]")
+    page.wait_for_url("**/#/task/tsk_*")
+    made = page.url.rsplit("/", 1)[1]
+    assert api.finished(made)["params"]["prompt"] == "a typed prompt"
+
+    page.goto(f"{app.url}/console/#/system")
+    page.wait_for_selector("#providers table")
+    assert "store" in page.inner_text("#ready")
+    tab.shot("system")
+    tab.check_clean()
+
+
+def test_admin_creates_a_tenant_and_a_key(app: RunningApp, browser: Any, shots: Path) -> None:
+    tab = Page(browser, app, shots)
+    page = tab.page
+    tab.sign_in(ADMIN)
+    page.wait_for_selector("#tenants")
+    page.fill("#tenant-name", "acme-console")
+    page.fill("#tenant-credits", "25")
+    page.click("text=Create tenant")
+    page.wait_for_selector("#balance")
+    assert page.inner_text("#balance") == "25"
+    page.fill("#key-name", "ci")
+    page.click("text=Create key")
+    page.wait_for_selector("#secret")
+    secret = page.inner_text("#secret")
+    assert secret.startswith("gp_")
+    assert Api(app.url, secret).ok("GET", "/v1/me")["name"] == "acme-console"
+    tab.shot("admin")
+    tab.check_clean()
+
+
+def test_a_refused_key_asks_again(app: RunningApp, browser: Any, shots: Path) -> None:
+    tab = Page(browser, app, shots)
+    tab.sign_in("gp_not_a_key")
+    tab.page.wait_for_selector("text=That key was refused.")
+    tab.check_clean()
