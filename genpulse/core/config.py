@@ -322,6 +322,11 @@ class ProviderConfig(BaseModel):
 
     model_config = _STRICT
     enabled: bool = True
+    kind: str | None = Field(
+        None,
+        description="Makes this entry another account of a vendor (`kling_backup: {kind: kling, ...}`): a provider "
+        "of its own name, with its own credentials, base URL, limits, limiter and workers.",
+    )
     base_url: str | None = None
     endpoints: dict[str, str] = Field(
         default_factory=dict,

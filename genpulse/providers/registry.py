@@ -9,12 +9,12 @@ under ``genpulse/providers/vendors/`` and one line in ``ENTRIES``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from genpulse.core.config import AppArgs
-from genpulse.core.errors import InvalidRequest
+from genpulse.core.errors import ConfigError, InvalidRequest
 from genpulse.diffusion.diffusers_provider import DiffusersProvider
 from genpulse.diffusion.diffusion_runner import DiffusionRunner
 from genpulse.jobs.runners import Generate, Runner
@@ -105,11 +105,31 @@ ENTRIES: dict[str, Entry] = {
 }
 
 
+def instances(args: AppArgs) -> dict[str, Entry]:
+    """Entries for ``providers.<name>.kind``: a vendor's class under another name, so everything keyed by the
+    provider's name (its config, limiter, workers, metrics) is the instance's own. ``ConfigError`` naming the
+    field for a kind that is not a vendor, or a ``kind`` on a built-in name."""
+    vendors = sorted(name for name, entry in ENTRIES.items() if entry.rate_limited)
+    found: dict[str, Entry] = {}
+    for name, config in args.providers.items():
+        if config.kind is None or not config.enabled:
+            continue
+        if name in ENTRIES:
+            raise ConfigError(f"providers.{name}.kind: {name!r} is a provider itself; name the instance otherwise")
+        if config.kind not in vendors:
+            raise ConfigError(f"providers.{name}.kind: {config.kind!r} is not a vendor provider (one of {vendors})")
+        base = ENTRIES[config.kind]
+        cls = type(f"{base.provider.__name__}[{name}]", (base.provider,), {"name": name})
+        found[name] = replace(base, provider=cls)
+    return found
+
+
 class Registry:
     """The providers enabled by config, instantiated once per process (by ``genpulse.wiring.Wiring``)."""
 
     def __init__(self, args: AppArgs) -> None:
         self._entries = {name: e for name, e in ENTRIES.items() if args.provider(name).enabled}
+        self._entries |= instances(args)
         self._providers: dict[str, Provider] = {}
         for name, entry in self._entries.items():
             self._providers[name] = entry.provider(args)

@@ -1,0 +1,49 @@
+"""Provider instances: a second account of a vendor (`providers.kling_backup.kind: kling`) is a provider of its own
+name, with its own credentials and base URL, reachable by tasks and by model aliases (no Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from genpulse.core.config import AppArgs
+from genpulse.core.errors import ConfigError
+from genpulse.providers.registry import Registry
+from tests.harness import local_args, running_app
+from tests.vendors.harness import KLING, app_config
+from tests.vendors.live import submit_and_wait
+
+BACKUP = {"access_key": "AKbackupkling00", "secret_key": "SKbackupkling000000000000000000000"}
+
+
+def test_kind_must_name_a_vendor_and_an_instance_its_own_name() -> None:
+    with pytest.raises(ConfigError, match=r"providers\.local2\.kind: 'diffusers' is not a vendor provider"):
+        Registry(AppArgs.load({"providers": {"local2": {"kind": "diffusers"}}}))
+    with pytest.raises(ConfigError, match=r"providers\.kling\.kind: 'kling' is a provider itself"):
+        Registry(AppArgs.load({"providers": {"kling": {"kind": "kling"}}}))
+    registry = Registry(AppArgs.load({"providers": {"kling_backup": {"kind": "kling", **BACKUP}}}))
+    backup = registry.get("kling_backup")
+    assert backup.name == "kling_backup" and backup.is_configured() and not registry.get("kling").is_configured()
+
+
+def test_a_second_account_gets_its_own_jobs(tmp_path: Path) -> None:
+    backup_state = KLING.imitation(BACKUP)
+    with KLING.serve() as (main, main_url), KLING.serve(backup_state) as (backup, backup_url):
+        backup_config = {**app_config(KLING, backup_url), **BACKUP, "kind": "kling"}
+        args = local_args(
+            tmp_path,
+            providers={"kling": app_config(KLING, main_url), "kling_backup": backup_config},
+            models={"kling-b": {"provider": "kling_backup", "task_type": "text-to-image"}},
+        )
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as http:
+            body = {"provider": "kling_backup", "task_type": "text-to-image", "params": {"prompt": "a fox"}}
+            task = submit_and_wait(http, body)
+            assert task["status"] == "succeeded" and task["provider"] == "kling_backup"
+            assert (len(main.jobs), len(backup.jobs)) == (0, 1)  # the backup's credentials, at the backup's URL
+            sdk = openai.OpenAI(base_url=f"{app.url}/v1", api_key="unused", max_retries=0)
+            assert "kling-b" in {m.id for m in sdk.models.list()}
+            out = sdk.images.generate(model="kling-b", prompt="a fox", response_format="b64_json")
+            assert out.data[0].b64_json and (len(main.jobs), len(backup.jobs)) == (0, 2)
