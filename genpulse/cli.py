@@ -70,6 +70,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         if dashboard and "://" not in dashboard:
             dashboard = f"http://{dashboard}"
         print(f"GenPulse is up.\n  API:        {api}\n  Docs:       {api}/docs", flush=True)
+        print(f"  Console:    {api}/console", flush=True)
         print(f"  Dashboard:  {dashboard or '(not running)'}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):

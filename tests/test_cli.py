@@ -50,6 +50,7 @@ def test_serve_submit_status_and_clean_shutdown(tmp_path: Path, tiny_cache: Path
 
         banner = wait_for(banner_printed, 30, 0.2, "the banner")
         assert f"API:        {url}" in banner and "/docs" in banner and "Dashboard:" in banner
+        assert f"Console:    {url}/console" in banner
         tree = psutil.Process(proc.pid).children(recursive=True)
 
         out = subprocess.run(
