@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.harness import RunningApp, local_args, running_app
 from tests.test_tenants_api import ADMIN, Api, body, fake_generate, tenant
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: scripts/install.sh")
+STATIC = Path(__file__).resolve().parent.parent / "genpulse" / "console" / "static"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "img" / "console"
 
 gate = threading.Event()
@@ -44,8 +45,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    if not CHROMIUM.exists():
+        pytest.fail("the console tests need Debian's chromium at /usr/bin/chromium: run scripts/install.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield launched
         launched.close()
@@ -99,6 +103,13 @@ def test_the_console_is_served_from_the_package(app: RunningApp) -> None:
     assert "/console" not in httpx.get(f"{app.url}/openapi.json").json()["paths"]
 
 
+def test_package_data_ships_every_console_file() -> None:
+    config = tomllib.loads((STATIC.parent.parent.parent / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["genpulse.console"]
+    shipped = {p for pattern in patterns for p in STATIC.parent.glob(pattern)}
+    assert {p for p in STATIC.rglob("*") if p.is_file()} == shipped
+
+
 def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Path) -> None:
     admin = Api(app.url, ADMIN)
     _, api = tenant(admin, app.url, 0)
@@ -145,6 +156,11 @@ def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Pat
     page.wait_for_selector("#providers table")
     assert "store" in page.inner_text("#ready")
     tab.shot("system")
+
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: no sideways scrolling
+    page.goto(f"{app.url}/console/#/queue")
+    page.wait_for_selector(row)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     tab.check_clean()
 
 

@@ -22,8 +22,8 @@ export async function render(main) {
     h("h1", {}, "Queue"),
     h("div", { class: "filters" }, statusSelect, providerSelect, search, count),
     h("table", { id: "queue" },
-      h("colgroup", {}, h("col", { style: "width:16rem" }), h("col"), h("col", { class: "hide-sm" }), h("col", { style: "width:7rem" }),
-        h("col", { style: "width:8rem", class: "hide-sm" }), h("col", { style: "width:4rem" })),
+      h("colgroup", {}, h("col", { class: "c-id" }), h("col"), h("col", { class: "hide-sm" }), h("col", { class: "c-status" }),
+        h("col", { class: "c-progress hide-sm" }), h("col", { class: "c-age" })),
       h("thead", {}, h("tr", {}, ["Task", "Provider", "Type", "Status", "Progress", "Age"].map((t, i) =>
         h("th", { class: i === 2 || i === 4 ? "hide-sm" : null }, t)))),
       tbody),
