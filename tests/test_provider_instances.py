@@ -1,17 +1,23 @@
 """Provider instances: a second account of a vendor (`providers.kling_backup.kind: kling`) is a provider of its own
-name, with its own credentials and base URL, reachable by tasks and by model aliases (no Ray)."""
+name, with its own credentials and base URL, reachable by tasks and by model aliases; an alias's routes pick an
+instance by priority, then weight (no Ray)."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from genpulse.api.openai import catalog
+from genpulse.api.openai.errors import OpenAIError
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ConfigError
 from genpulse.providers.registry import Registry
+from genpulse.tenants.auth import OPEN
 from tests.harness import local_args, running_app
 from tests.vendors.harness import KLING, app_config
 from tests.vendors.live import submit_and_wait
@@ -47,3 +53,33 @@ def test_a_second_account_gets_its_own_jobs(tmp_path: Path) -> None:
             assert "kling-b" in {m.id for m in sdk.models.list()}
             out = sdk.images.generate(model="kling-b", prompt="a fox", response_format="b64_json")
             assert out.data[0].b64_json and (len(main.jobs), len(backup.jobs)) == (0, 2)
+
+
+def test_routes_pick_by_priority_then_weight_and_skip_the_unusable() -> None:
+    kling = {"kind": "kling", **BACKUP}
+    args = AppArgs.load(
+        {
+            "providers": {"kling_a": kling, "kling_b": kling, "kling_off": {**kling, "enabled": False},
+                          "kling_nokeys": {"kind": "kling"}},
+            "models": {
+                "split": {"task_type": "text-to-image", "routes": [
+                    {"provider": "kling_a", "weight": 3}, {"provider": "kling_b", "weight": 1},
+                    {"provider": "kling_off", "weight": 100}]},
+                "fallback": {"task_type": "text-to-image", "routes": [
+                    {"provider": "kling_nokeys", "priority": 0}, {"provider": "kling_b", "priority": 1},
+                    {"provider": "kling_a", "priority": 2}]},
+                "none": {"task_type": "text-to-image", "routes": [{"provider": "kling_off"}]},
+            },
+        }
+    )  # fmt: skip
+    registry, rng = Registry(args), random.Random(7)
+    picks = Counter(catalog.resolve("split", args, registry, OPEN, rng=rng).provider.name for _ in range(4000))
+    assert set(picks) == {"kling_a", "kling_b"}  # the disabled one gets nothing, whatever its weight
+    assert 0.72 < picks["kling_a"] / 4000 < 0.78
+    assert {catalog.resolve("fallback", args, registry, OPEN, rng=rng).provider.name for _ in range(50)} == {"kling_b"}
+    assert "none" not in {m.id for m in catalog.usable(args, registry, OPEN)}
+    with pytest.raises(OpenAIError) as err:
+        catalog.resolve("none", args, registry, OPEN)
+    assert err.value.status == 404
+    with pytest.raises(ConfigError, match="set either provider or routes"):
+        AppArgs.load({"models": {"bad": {"task_type": "text-to-image"}}})

@@ -4,15 +4,17 @@ model (``tiny``: text-to-image, ``tiny-video``: text-to-video), and how an alias
 A model is listed, and can be used, when its provider is registered and configured and the caller's key may
 submit its task type; any other name is a 404 ``model_not_found``. Config aliases win over built-ins of the same
 name.
+An alias with ``routes`` picks one per request: the usable routes of the lowest priority, by weight.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from genpulse.api.openai.errors import OpenAIError
-from genpulse.core.aliases import ModelAlias
+from genpulse.core.aliases import ModelAlias, Route
 from genpulse.core.config import AppArgs
 from genpulse.diffusion.models import ModelCatalog
 from genpulse.providers.provider import Provider
@@ -50,7 +52,7 @@ class Model:
         return set(self.provider.param_models()[task_type].model_fields)
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "model", "created": 0, "owned_by": self.alias.provider}
+        return {"id": self.id, "object": "model", "created": 0, "owned_by": self.provider.name}
 
 
 def aliases(args: AppArgs, registry: Registry) -> dict[str, ModelAlias]:
@@ -64,26 +66,44 @@ def aliases(args: AppArgs, registry: Registry) -> dict[str, ModelAlias]:
     return builtin | args.models
 
 
-def _usable(alias: ModelAlias, registry: Registry, caller: Principal) -> Provider | None:
-    if alias.provider not in registry.names():
+def _usable(alias: ModelAlias, route: Route, registry: Registry, caller: Principal) -> Provider | None:
+    if route.provider not in registry.names():  # unknown, or disabled (`enabled: false`)
         return None
-    provider = registry.get(alias.provider)
+    provider = registry.get(route.provider)
     if not provider.is_configured() or alias.task_type not in provider.param_models():
         return None
-    if caller.key is not None and not caller.key.scopes.allows(alias.provider, alias.task_type):
+    if caller.key is not None and not caller.key.scopes.allows(route.provider, alias.task_type):
         return None
     return provider
 
 
+def pick(alias: ModelAlias, registry: Registry, caller: Principal, rng: random.Random | None = None) -> Provider | None:
+    """A usable route's provider: the lowest priority that has one, then by weight; None when none is usable."""
+    usable = [(r, p) for r in alias.targets() if (p := _usable(alias, r, registry, caller)) is not None]
+    if not usable:
+        return None
+    best = min(r.priority for r, _ in usable)
+    group = [(r, p) for r, p in usable if r.priority == best]
+    return (rng or random.Random()).choices(group, weights=[r.weight for r, _ in group])[0][1]
+
+
 def usable(args: AppArgs, registry: Registry, caller: Principal) -> list[Model]:
-    found = ((name, alias, _usable(alias, registry, caller)) for name, alias in aliases(args, registry).items())
+    found = ((name, alias, pick(alias, registry, caller)) for name, alias in aliases(args, registry).items())
     return [Model(name, alias, provider) for name, alias, provider in sorted(found, key=lambda f: f[0]) if provider]
 
 
-def resolve(name: str, args: AppArgs, registry: Registry, caller: Principal, kind: str | None = None) -> Model:
-    """The model ``name`` for ``caller``; 404 when it is unknown or not theirs, 400 when it makes no ``kind``."""
+def resolve(
+    name: str,
+    args: AppArgs,
+    registry: Registry,
+    caller: Principal,
+    kind: str | None = None,
+    rng: random.Random | None = None,
+) -> Model:
+    """The model ``name`` for ``caller``, on a route picked now; 404 when it is unknown or not theirs (no usable
+    route), 400 when it makes no ``kind``."""
     alias = aliases(args, registry).get(name)
-    provider = _usable(alias, registry, caller) if alias else None
+    provider = pick(alias, registry, caller, rng) if alias else None
     if alias is None or provider is None:
         raise OpenAIError(404, f"The model {name!r} does not exist or you do not have access to it.",
                           param="model", code="model_not_found")  # fmt: skip

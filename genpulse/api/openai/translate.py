@@ -65,7 +65,7 @@ def task_request(
         raise OpenAIError(400, f"model {model.id!r} does not support: {', '.join(unsupported)}",
                           param=unsupported[0], code="unsupported_parameter")  # fmt: skip
     return TaskRequest(
-        provider=model.alias.provider,
+        provider=model.provider.name,
         task_type=task_type,
         params={**model.alias.params, **params},
         metadata={"openai": {"model": model.id, **{k: v for k, v in metadata.items() if v is not None}}},
