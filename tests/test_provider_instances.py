@@ -35,6 +35,21 @@ def test_kind_must_name_a_vendor_and_an_instance_its_own_name() -> None:
     assert backup.name == "kling_backup" and backup.is_configured() and not registry.get("kling").is_configured()
 
 
+def test_an_instance_without_a_price_of_its_own_costs_what_its_vendor_costs() -> None:
+    price = {"text-to-image": {"per_task": 2}}
+    own = {"text-to-image": {"per_task": 5}}
+    args = AppArgs.load(
+        {
+            "providers": {"kling_b": {"kind": "kling"}, "kling_c": {"kind": "kling"}},
+            "pricing": {"kling": price, "kling_c": own},
+        }
+    )
+    assert (
+        args.pricing["kling_b"]["text-to-image"].per_task == 2
+        and args.pricing["kling_c"]["text-to-image"].per_task == 5
+    )
+
+
 def test_a_second_account_gets_its_own_jobs(tmp_path: Path) -> None:
     backup_state = KLING.imitation(BACKUP)
     with KLING.serve() as (main, main_url), KLING.serve(backup_state) as (backup, backup_url):

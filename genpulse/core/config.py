@@ -473,6 +473,15 @@ class AppArgs(BaseSettings):
         return self.providers.get(name) or ProviderConfig()
 
     @model_validator(mode="after")
+    def _instances_priced_as_their_kind(self) -> AppArgs:
+        """A provider instance with no `pricing` entry of its own costs what its vendor costs (never free by
+        omission)."""
+        for name, provider in self.providers.items():
+            if provider.kind and name not in self.pricing and provider.kind in self.pricing:
+                self.pricing[name] = self.pricing[provider.kind]
+        return self
+
+    @model_validator(mode="after")
     def _long_lived_leaves_redis_room(self) -> AppArgs:
         """A waiting request holds a Redis connection: a pool no larger than the cap leaves submits none."""
         if self.store.backend == "redis" and self.server.max_long_lived >= self.store.max_connections:
