@@ -153,8 +153,14 @@ def test_videos(app: RunningApp) -> None:
     started = c.videos.create(
         model="tiny-video", prompt="from a still", input_reference=("first.png", png(64, 64, 4), "image/png")
     )
-    assert [v.id for v in c.videos.list()] == [started.id, video.id]
+    assert httpx.get(f"{app.url}/v1/tasks/{started.id}").json()["task_type"] == "image-to-video"
+    still = "data:image/png;base64," + base64.b64encode(png(64, 64, 5)).decode()
+    as_json = {"model": "tiny-video", "prompt": "json", "size": "64x64", "input_reference": {"image_url": still}}
+    from_json = httpx.post(f"{app.url}/v1/videos", json=as_json).json()
+    assert httpx.get(f"{app.url}/v1/tasks/{from_json['id']}").json()["task_type"] == "image-to-video"
+    assert [v.id for v in c.videos.list()] == [from_json["id"], started.id, video.id]
     assert [v.id for v in c.videos.list(after=started.id)] == [video.id]
+    assert [v.id for v in c.videos.list(limit=1)] == [from_json["id"], started.id, video.id]  # the SDK pages on
     deleted = c.videos.delete(video.id)
     assert deleted.deleted and deleted.id == video.id
     with pytest.raises(openai.NotFoundError):
