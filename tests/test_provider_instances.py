@@ -35,6 +35,13 @@ def test_kind_must_name_a_vendor_and_an_instance_its_own_name() -> None:
     assert backup.name == "kling_backup" and backup.is_configured() and not registry.get("kling").is_configured()
 
 
+def test_an_alias_naming_an_unknown_provider_or_task_type_fails_the_deploy() -> None:
+    with pytest.raises(ConfigError, match=r"models\.x: unknown provider 'klingg'"):
+        Registry(AppArgs.load({"models": {"x": {"provider": "klingg", "task_type": "text-to-image"}}}))
+    with pytest.raises(ConfigError, match=r"models\.y: openai has no task type 'text-to-video'"):
+        Registry(AppArgs.load({"models": {"y": {"routes": [{"provider": "openai"}], "task_type": "text-to-video"}}}))
+
+
 def test_an_instance_without_a_price_of_its_own_costs_what_its_vendor_costs() -> None:
     price = {"text-to-image": {"per_task": 2}}
     own = {"text-to-image": {"per_task": 5}}

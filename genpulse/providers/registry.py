@@ -135,6 +135,24 @@ class Registry:
             self._providers[name] = entry.provider(args)
             if isinstance(self._providers[name], PipelineProvider):  # its steps are other providers' tasks
                 self._providers[name].bind_registry(self.get)  # type: ignore[attr-defined]
+        self._check_aliases(args)
+
+    def _check_aliases(self, args: AppArgs) -> None:
+        """Every model alias's routes name a provider that exists and, when enabled, runs the alias's task type;
+        a typo fails the deploy instead of hiding the alias."""
+        known = set(ENTRIES) | {name for name, config in args.providers.items() if config.kind}
+        for alias_name, alias in args.models.items():
+            for route in alias.targets():
+                if route.provider not in known:
+                    raise ConfigError(
+                        f"models.{alias_name}: unknown provider {route.provider!r} (one of {sorted(known)})"
+                    )
+                provider = self._providers.get(route.provider)
+                if provider is not None and alias.task_type not in provider.param_models():
+                    raise ConfigError(
+                        f"models.{alias_name}: {route.provider} has no task type {alias.task_type!r} "
+                        f"(one of {sorted(provider.param_models())})"
+                    )
 
     def names(self) -> list[str]:
         return sorted(self._providers)
