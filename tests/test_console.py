@@ -181,6 +181,10 @@ def test_admin_creates_a_tenant_and_a_key(app: RunningApp, browser: Any, shots: 
     assert secret.startswith("gp_")
     assert Api(app.url, secret).ok("GET", "/v1/me")["name"] == "acme-console"
     tab.shot("admin")
+
+    page.goto(f"{app.url}/console/#/system")  # the admin key also reads /metrics: queue depth per provider
+    page.wait_for_selector("#metrics table")
+    assert "store_tasks status=queued" in page.inner_text("#metrics")
     tab.check_clean()
 
 

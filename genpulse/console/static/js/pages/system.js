@@ -7,6 +7,35 @@ function table(headers, rows) {
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
 }
 
+const SAMPLE = /^genpulse_(\w+)(?:\{([^}]*)\})?\s+(\S+)$/;
+
+/** The GenPulse samples of a Prometheus text page: one row per provider (a column per metric and other labels),
+ * then the samples without a provider. Histogram buckets are left out. */
+function metricTables(text) {
+  const byProvider = new Map();
+  const columns = new Set();
+  const other = [];
+  for (const line of text.split("\n")) {
+    const m = SAMPLE.exec(line);
+    if (!m || m[1].endsWith("_bucket")) continue;
+    const labels = Object.fromEntries([...(m[2] || "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const value = Number(m[3]);
+    const shown = Number.isInteger(value) ? String(value) : value.toFixed(2);
+    const { provider, ...rest } = labels;
+    const column = [m[1], ...Object.entries(rest).map(([k, v]) => `${k}=${v}`)].join(" ");
+    if (provider === undefined) { other.push([column, shown]); continue; }
+    columns.add(column);
+    if (!byProvider.has(provider)) byProvider.set(provider, {});
+    byProvider.get(provider)[column] = shown;
+  }
+  const cols = [...columns].sort();
+  return [
+    cols.length ? h("div", { style: "overflow-x:auto" }, table(["Provider", ...cols],
+      [...byProvider.entries()].sort().map(([p, row]) => [p, ...cols.map((c) => row[c] ?? "")]))) : h("p", { class: "muted" }, "No per-provider metrics yet."),
+    h("dl", { class: "kv card" }, other.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+  ];
+}
+
 export async function render(main, ctx) {
   const ready = h("div", { class: "card", id: "ready" });
   const providers = h("div", { id: "providers" });
@@ -14,7 +43,8 @@ export async function render(main, ctx) {
   const metrics = h("div", { id: "metrics" });
   const dashboard = `${location.protocol}//${location.hostname}:8265`;
   main.append(h("h1", {}, "System"), h("h2", {}, "Readiness"), ready, h("h2", {}, "Providers"), providers,
-    ctx.role === "tenant" ? [h("h2", {}, "Your queue"), queue] : [], ctx.role === "admin" ? [h("h2", {}, "Metrics"), metrics] : [],
+    ...(ctx.role === "tenant" ? [h("h2", {}, "Your queue"), queue] : []),
+    ...(ctx.role === "admin" ? [h("h2", {}, "Metrics"), metrics] : []),
     h("p", {}, h("a", { href: dashboard, target: "_blank", rel: "noopener" }, "Ray dashboard"),
       h("span", { class: "muted" }, " (port 8265 of the head node, when it is reachable from here)")));
 
@@ -27,7 +57,7 @@ export async function render(main, ctx) {
     const list = (await get("/v1/providers")).data;
     providers.replaceChildren(table(["Provider", "Kind", "Task types", "Configured", "Limits"], list.map((p) => [
       p.name, p.kind || "", (p.task_types || []).join(", "), p.configured === false ? "no" : "yes",
-      Object.entries(p.limits || {}).map(([k, v]) => `${k} ${v}`).join(" · ")])));
+      Object.entries(p.limits || {}).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ")])));
   } catch (error) { showError(providers, error); }
 
   if (ctx.role === "tenant") {
@@ -44,7 +74,6 @@ export async function render(main, ctx) {
   if (ctx.role === "admin") {
     const r = await fetch("/metrics", { headers: { Authorization: `Bearer ${session.key}` } });
     if (!r.ok) { showError(metrics, new ApiError(r.status, null)); return; }
-    const lines = (await r.text()).split("\n").filter((l) => l.startsWith("genpulse_") && !l.includes("_bucket"));
-    metrics.replaceChildren(h("pre", {}, lines.slice(0, 400).join("\n") || "No GenPulse metrics yet."));
+    metrics.replaceChildren(...metricTables(await r.text()));
   }
 }
