@@ -13,6 +13,7 @@ import os
 import threading
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,8 @@ def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Pat
     page.goto(f"{app.url}/console/#/system")
     page.wait_for_selector("#providers table")
     assert "store" in page.inner_text("#ready")
+    page.wait_for_selector("#queue-depth dl")
+    assert "Oldest queued" in page.inner_text("#queue-depth")
     tab.shot("system")
 
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: no sideways scrolling
@@ -192,4 +195,30 @@ def test_a_refused_key_asks_again(app: RunningApp, browser: Any, shots: Path) ->
     tab = Page(browser, app, shots)
     tab.sign_in("gp_not_a_key")
     tab.page.wait_for_selector("text=That key was refused.")
+    tab.check_clean()
+
+
+def test_a_thousand_row_queue_stays_live(app: RunningApp, browser: Any, shots: Path) -> None:
+    admin = Api(app.url, ADMIN)
+    _, api = tenant(admin, app.url, 0)
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda i: api.ok("POST", "/v1/tasks", 202, json=body(f"fox {i}"))["id"], range(1000)))
+    api.finished(made[-1])
+    tab = Page(browser, app, shots)
+    page = tab.page
+    tab.sign_in(str(api.http.headers["Authorization"]).removeprefix("Bearer "))
+    page.wait_for_selector("#queue tbody tr")
+    while (shown := page.locator("#queue tbody tr").count()) < 1000:
+        page.click("text=Load more")
+        page.wait_for_function(f"document.querySelectorAll('#queue tbody tr').length > {shown}")
+    assert page.locator("#queue tbody tr").count() == 1000
+    gate.clear()
+    task = api.ok("POST", "/v1/tasks", 202, json=body("gated"))
+    row = f"#queue tr[data-id='{task['id']}']"
+    page.wait_for_selector(f"{row}[data-status=running]")
+    gate.set()
+    page.wait_for_selector(f"{row}[data-status=succeeded]")
+    assert page.locator("#queue tbody tr").first.get_attribute("data-id") == task["id"]
+    page.fill("input[type=search]", "fox 999")
+    assert page.locator("#queue tbody tr:not([hidden])").count() == 1
     tab.check_clean()
