@@ -158,6 +158,8 @@ def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Pat
     assert "store" in page.inner_text("#ready")
     page.wait_for_selector("#queue-depth dl")
     assert "Oldest queued" in page.inner_text("#queue-depth")
+    page.wait_for_selector("#account table")
+    assert "diffusers" in page.inner_text("#account")
     tab.shot("system")
 
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: no sideways scrolling

@@ -41,9 +41,10 @@ export async function render(main, ctx) {
   const providers = h("div", { id: "providers" });
   const queue = h("div", { class: "card", id: "queue-depth" });
   const metrics = h("div", { id: "metrics" });
+  const account = h("div", { id: "account" });
   const dashboard = `${location.protocol}//${location.hostname}:8265`;
   main.append(h("h1", {}, "System"), h("h2", {}, "Readiness"), ready, h("h2", {}, "Providers"), providers,
-    ...(ctx.role === "tenant" ? [h("h2", {}, "Your queue"), queue] : []),
+    ...(ctx.role === "tenant" ? [h("h2", {}, "Your queue"), queue, h("h2", {}, "Your credits and usage"), account] : []),
     ...(ctx.role === "admin" ? [h("h2", {}, "Metrics"), metrics] : []),
     h("p", {}, h("a", { href: dashboard, target: "_blank", rel: "noopener" }, "Ray dashboard"),
       h("span", { class: "muted" }, " (port 8265 of the head node, when it is reachable from here)")));
@@ -70,6 +71,13 @@ export async function render(main, ctx) {
         h("dt", {}, "Running"), h("dd", {}, count(running)),
         h("dt", {}, "Oldest queued"), h("dd", {}, oldest ? age(oldest.created_at) : "—")));
     } catch (error) { showError(queue, error); }
+    try {
+      const [me, usage] = await Promise.all([get("/v1/me"), get("/v1/usage")]);
+      account.replaceChildren(h("p", {}, `Balance ${me.balance} · held ${me.held} · available ${me.available} credits`),
+        usage.data.length ? table(["Day", "Provider", "Task type", "Succeeded", "Refunded", "Spend"],
+          usage.data.map((u) => [u.day, u.provider, u.task_type, u.succeeded, u.refunded, u.spend]))
+          : h("p", { class: "muted" }, "No usage yet."));
+    } catch (error) { showError(account, error); }
   }
   if (ctx.role === "admin") {
     const r = await fetch("/metrics", { headers: { Authorization: `Bearer ${session.key}` } });
