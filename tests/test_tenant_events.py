@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -80,8 +81,10 @@ def app(tmp_path: Path) -> Iterator[RunningApp]:
         yield running
 
 
-def read_events(url: str, key: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """``task`` events of ``GET /v1/events`` up to the first terminal one."""
+def read_events(
+    url: str, key: str, headers: dict[str, str] | None = None, started: threading.Event | None = None
+) -> list[dict[str, Any]]:
+    """``task`` events of ``GET /v1/events`` up to the first terminal one; ``started`` is set at ``ready``."""
     got: list[dict[str, Any]] = []
     auth = {"Authorization": f"Bearer {key}", **(headers or {})}
     with httpx.stream("GET", f"{url}/v1/events", headers=auth, timeout=30) as r:
@@ -92,6 +95,8 @@ def read_events(url: str, key: str, headers: dict[str, str] | None = None) -> li
                 name, _, value = line.partition(": ")
                 frame[name] = value
                 continue
+            if frame.get("event") == "ready" and started is not None:
+                started.set()
             if frame.get("event") == "task":
                 got.append({"id": int(frame["id"]), **json.loads(frame["data"])})
                 if got[-1]["status"] in ("succeeded", "failed", "canceled"):
@@ -127,9 +132,10 @@ def test_without_last_event_id_the_stream_starts_now(app: RunningApp) -> None:
     earlier = mine.ok("POST", "/v1/tasks", 202, json=body())
     mine.finished(earlier["id"])
     key = str(mine.http.headers["Authorization"]).removeprefix("Bearer ")
+    started = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(read_events, app.url, key)
-        time.sleep(0.5)
+        reading = pool.submit(read_events, app.url, key, None, started)
+        assert started.wait(10)
         later = mine.ok("POST", "/v1/tasks", 202, json=body())
         events = reading.result(timeout=30)
     assert {e["task_id"] for e in events} == {later["id"]} and events[0]["status"] == "queued"

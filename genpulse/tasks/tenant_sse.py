@@ -3,7 +3,8 @@
 ``tenant_events`` yields the wire frames of ``GET /v1/events``. Each change is one ``task`` event: ``id`` is its
 number in the tenant's log (``TenantEvent.seq``), ``data`` the ``TenantEvent`` JSON (task id, version, status,
 progress, provider, task type, time). Without ``after`` (no ``Last-Event-ID``) the stream starts at the present:
-only changes from then on; a client resumes with ``Last-Event-ID`` (``0``: the whole kept log). When
+only changes from then on, after a ``ready`` event whose ``id`` is where it starts (read the task list after it:
+nothing is missed in between); a client resumes with ``Last-Event-ID`` (``0``: the whole kept log). When
 some of the changes after that id were already trimmed from the log (``TENANT_EVENT_HISTORY``), a ``reset``
 event comes first: re-read the task list, then keep following. The stream never ends by itself; while nothing
 changes, ``: keep-alive`` goes out every ``heartbeat_s``. Waiting is ``store.tenant_events``'s own: no polling.
@@ -25,7 +26,7 @@ async def tenant_events(
     if after is None:
         kept = await store.tenant_events(tenant, 0)
         after = kept[-1].seq if kept else 0
-        yield f": from {after}\n\n".encode()
+        yield frame(after, "ready", {"after": after})
     cursor, first = after, True
     while True:
         events = await store.tenant_events(tenant, cursor, timeout=heartbeat_s)

@@ -22,8 +22,9 @@ router = APIRouter()
 _DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`text/event-stream`: a `task` event per status or progress change of any of the tenant's "
-        "tasks (`id` = the tenant's event number, `data` = TenantEvent JSON), `reset` when resumed past trimmed "
-        "history (re-read the list), `: keep-alive` comments. Never ends by itself.",
+        "tasks (`id` = the tenant's event number, `data` = TenantEvent JSON); without `Last-Event-ID` first a "
+        "`ready` event (its `id`: where the stream starts); `reset` when resumed past trimmed history (re-read the "
+        "list); `: keep-alive` comments. Never ends by itself.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }

@@ -97,7 +97,9 @@ export async function render(main) {
   }
 
   const pending = new Set();
+  let loaded = false;
   async function onEvent(kind, event) {
+    if (kind === "ready" && !loaded) { loaded = true; await load(true); return; }  // list after the stream's start
     if (kind === "reset") { await load(true); return; }
     if (kind !== "task") return;
     const known = rows.get(event.task_id);
@@ -116,6 +118,6 @@ export async function render(main) {
   }
 
   const stop = follow("/v1/events", onEvent);
-  await load(true);
-  return stop;
+  const fallback = setTimeout(() => { if (!loaded) { loaded = true; load(true); } }, 3000);  // no stream (503)
+  return () => { clearTimeout(fallback); stop(); };
 }
