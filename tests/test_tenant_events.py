@@ -48,6 +48,7 @@ async def test_every_change_of_a_tenants_tasks_is_logged_in_order(store: TaskSto
     assert [e.seq for e in await store.tenant_events("ten_a", after=2)] == [3, 4]
     assert [e.seq for e in await store.tenant_events("ten_b")] == [1]
     assert await store.tenant_events("ten_c") == []
+    assert (await store.tenant_event_seq("ten_a"), await store.tenant_event_seq("ten_c")) == (4, 0)
 
 
 async def test_tenant_events_waits_for_the_next_change(store: TaskStore) -> None:

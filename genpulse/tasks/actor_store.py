@@ -89,6 +89,9 @@ class ActorTaskStore:
     async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]:
         return await self._call("tenant_events", tenant, after, timeout)
 
+    async def tenant_event_seq(self, tenant: str) -> int:
+        return await self._call("tenant_event_seq", tenant)
+
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
         return await self._call("outbox_due", at, limit)
 

@@ -223,6 +223,9 @@ class MemoryTaskStore(MemoryAccounts):
                 await asyncio.wait_for(flag.wait(), timeout)
         return [e.model_copy() for e in self._tenant_log.get(tenant, ()) if e.seq > after]
 
+    async def tenant_event_seq(self, tenant: str) -> int:
+        return self._tenant_seq.get(tenant, 0)
+
     def _save_delivery(self, delivery: Delivery) -> None:
         self._outbox[delivery.id] = delivery
         self._by_task.setdefault(delivery.task_id, set()).add(delivery.id)

@@ -273,6 +273,10 @@ class RedisTaskStore(RedisAccounts):
             for entry, fields in entries
         ]
 
+    async def tenant_event_seq(self, tenant: str) -> int:
+        async with translated():
+            return int(await self._redis.get(f"{P}tevseq:{tenant}") or 0)
+
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]:
         async with translated():
             ids = await self._redis.zrangebyscore(f"{P}wh:due", "-inf", repr(at), start=0, num=limit)

@@ -16,7 +16,8 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
 - ``events`` returns the recorded events after a version (at most ``event_history`` per task), oldest first.
 - Tenant events (``tenant_events``): every recorded event is also appended, in the same write, to its tenant's
   log, numbered ``1, 2, 3...`` per tenant (``TenantEvent.seq``; at most ``TENANT_EVENT_HISTORY`` kept, older ones
-  trimmed). ``tenant_events`` returns those after ``after``, oldest first, waiting up to ``timeout`` for one.
+  trimmed). ``tenant_events`` returns those after ``after``, oldest first, waiting up to ``timeout`` for one;
+  ``tenant_event_seq`` is the number of the tenant's latest event (0: none yet).
 - ``list`` is newest first, filtered by status, provider and/or tenant, paginated by an opaque cursor; it reads an index
   per filter (never every stored id).
 - Retention: a terminal task is deleted ``retention_s`` after it ends, with its events and webhook deliveries
@@ -135,6 +136,8 @@ class TaskStore(AccountStore, Protocol):
     async def events(self, task_id: str, after_version: int = 0) -> list[TaskEvent]: ...
 
     async def tenant_events(self, tenant: str, after: int = 0, timeout: float = 0) -> list[TenantEvent]: ...
+
+    async def tenant_event_seq(self, tenant: str) -> int: ...
 
     async def outbox_due(self, at: float, limit: int = 100) -> list[Delivery]: ...
 

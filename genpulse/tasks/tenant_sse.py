@@ -24,8 +24,7 @@ async def tenant_events(
     """The tenant's event stream after log number ``after`` (None: from now); runs until the client goes away."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     if after is None:
-        kept = await store.tenant_events(tenant, 0)
-        after = kept[-1].seq if kept else 0
+        after = await store.tenant_event_seq(tenant)
         yield frame(after, "ready", {"after": after})
     cursor, first = after, True
     while True:
