@@ -185,6 +185,7 @@ def test_admin_creates_a_tenant_and_a_key(app: RunningApp, browser: Any, shots: 
     secret = page.inner_text("#secret")
     assert secret.startswith("gp_")
     assert Api(app.url, secret).ok("GET", "/v1/me")["name"] == "acme-console"
+    assert "No usage yet." in page.inner_text("#usage")
     tab.shot("admin")
 
     page.goto(f"{app.url}/console/#/system")  # the admin key also reads /metrics: queue depth per provider

@@ -279,3 +279,14 @@ async def test_the_python_sdks_take_an_api_key(app: RunningApp) -> None:
         anonymous.get(task.id)
     async with AsyncGenPulse(app.url, api_key=key) as agp:
         assert (await agp.get(task.id)).id == task.id
+
+
+def test_admin_reads_a_tenants_usage(app: RunningApp) -> None:
+    admin = Api(app.url, ADMIN)
+    tenant_id, api = tenant(admin, app.url, 10)
+    api.finished(api.ok("POST", "/v1/tasks", 202, json=body())["id"])
+    rows = admin.ok("GET", f"/v1/admin/tenants/{tenant_id}/usage")["data"]
+    assert [(r["provider"], r["succeeded"], r["spend"]) for r in rows] == [("diffusers", 1, 3)]
+    assert rows == api.ok("GET", "/v1/usage")["data"]
+    assert api.http.get(f"/v1/admin/tenants/{tenant_id}/usage").status_code == 403
+    assert admin.http.get("/v1/admin/tenants/ten_nobody/usage").status_code == 404

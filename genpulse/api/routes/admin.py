@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genpulse.api.caller import admin_only
 from genpulse.api.routes import service_of
-from genpulse.tenants.admin import CreatedKey
+from genpulse.tenants.admin import CreatedKey, UsageReport
 from genpulse.tenants.models import ApiKeyPublic, KeyLimits, KeyScopes, TenantView
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(admin_only)])
@@ -88,3 +88,11 @@ async def revoke_key(key_id: str, request: Request) -> ApiKeyPublic:
 async def credit_tenant(tenant_id: str, body: CreditRequest, request: Request) -> TenantView:
     """Top up (positive) or adjust (negative) a tenant's credits; written to its ledger."""
     return await service_of(request).tenants.credit(tenant_id, body.amount, body.note)
+
+
+@router.get("/v1/admin/tenants/{tenant_id}/usage", response_model=UsageReport)
+async def tenant_usage(tenant_id: str, request: Request) -> UsageReport:
+    """The tenant's spend and task counts by day (UTC, of the tasks' end), provider and task type."""
+    tenants = service_of(request).tenants
+    await tenants.tenant(tenant_id)  # 404 for an unknown tenant
+    return await tenants.usage(tenant_id)

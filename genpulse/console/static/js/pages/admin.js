@@ -42,7 +42,7 @@ export async function render(main) {
     const secret = h("div", { "aria-live": "polite" });
     const msg = h("div", { "aria-live": "polite" });
     try {
-      const [t, keys] = await Promise.all([get(base), get(`${base}/keys`)]);
+      const [t, keys, usage] = await Promise.all([get(base), get(`${base}/keys`), get(`${base}/usage`)]);
       const amount = h("input", { type: "number", "aria-label": "Credits", id: "topup", required: true });
       const keyName = h("input", { id: "key-name", placeholder: "Key name", "aria-label": "Key name" });
       detail.replaceChildren(h("h2", {}, `${t.name} `, h("span", { class: "mono muted" }, t.id)), msg,
@@ -70,7 +70,11 @@ export async function render(main) {
             h("td", {}, k.revoked_at ? "" : h("button", { class: "plain", onclick: async () => {
               try { await api("DELETE", `/v1/admin/keys/${encodeURIComponent(k.id)}`); await open(id); }
               catch (error) { showError(msg, error); }
-            } }, "Revoke")))))));
+            } }, "Revoke")))))),
+        h("h2", {}, "Usage"),
+        usage.data.length ? h("table", { id: "usage" }, h("thead", {}, h("tr", {}, ["Day", "Provider", "Task type", "Succeeded", "Refunded", "Spend"].map((c) => h("th", {}, c)))),
+          h("tbody", {}, usage.data.map((u) => h("tr", {}, [u.day, u.provider, u.task_type, u.succeeded, u.refunded, u.spend].map((c) => h("td", {}, c))))))
+          : h("p", { class: "muted", id: "usage" }, "No usage yet."));
     } catch (error) { showError(detail, error); }
   }
 
