@@ -225,3 +225,13 @@ def test_a_thousand_row_queue_stays_live(app: RunningApp, browser: Any, shots: P
     page.fill("input[type=search]", "fox 999")
     assert page.locator("#queue tbody tr:not([hidden])").count() == 1
     tab.check_clean()
+
+
+def test_without_auth_it_opens_without_a_key(tmp_path: Path, browser: Any) -> None:
+    with running_app(local_args(tmp_path), generate=gated_generate) as open_app:
+        task = httpx.post(f"{open_app.url}/v1/tasks", json=body(), timeout=30).json()
+        tab = Page(browser, open_app, tmp_path)
+        tab.page.goto(f"{open_app.url}/console")
+        tab.page.wait_for_selector(f"#queue tr[data-id='{task['id']}']")
+        assert tab.page.locator("#key").count() == 0 and tab.page.locator("text=Sign out").count() == 0
+        tab.check_clean()
