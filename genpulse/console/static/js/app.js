@@ -97,5 +97,8 @@ async function start() {
   await route();
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", async () => {
+  await route();
+  main.focus({ preventScroll: true });  // keyboard users land on the new page, not on the old link
+});
 start();

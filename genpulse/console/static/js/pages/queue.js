@@ -119,5 +119,8 @@ export async function render(main) {
 
   const stop = follow("/v1/events", onEvent);
   const fallback = setTimeout(() => { if (!loaded) { loaded = true; load(true); } }, 3000);  // no stream (503)
-  return () => { clearTimeout(fallback); stop(); };
+  const ticking = setInterval(() => {
+    for (const { task, tr } of rows.values()) tr.lastElementChild.textContent = age(task.created_at);
+  }, 30_000);
+  return () => { clearTimeout(fallback); clearInterval(ticking); stop(); };
 }
