@@ -9,6 +9,7 @@ a tenant and a key; no JavaScript errors and no request to any host but the app'
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import threading
 import tomllib
@@ -19,7 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from genpulse.core.errors import UnsupportedMediaType
+from genpulse.media.thumbnail import thumbnail
 from tests.harness import RunningApp, local_args, running_app
 from tests.test_tenants_api import ADMIN, Api, body, fake_generate, tenant
 
@@ -109,6 +113,21 @@ def test_package_data_ships_every_console_file() -> None:
     patterns = config["tool"]["setuptools"]["package-data"]["genpulse.console"]
     shipped = {p for pattern in patterns for p in STATIC.parent.glob(pattern)}
     assert {p for p in STATIC.rglob("*") if p.is_file()} == shipped
+
+
+def test_thumbnails_are_small_jpegs(app: RunningApp) -> None:
+    _, api = tenant(Api(app.url, ADMIN), app.url, 0)
+    params = {"prompt": "big", "width": 512, "height": 256, "num_images": 1}
+    task = api.ok("POST", "/v1/tasks", 202, json={**body(), "params": params})
+    asset = api.finished(task["id"])["result"]["assets"][0]
+    r = api.http.get(f"/v1/assets/{asset['id']}/thumbnail", params={"size": 64})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as small:
+        assert (small.format, small.size) == ("JPEG", (64, 32))
+    assert api.http.get(f"/v1/assets/{asset['id']}/thumbnail", params={"size": 5000}).status_code == 422
+    assert httpx.get(f"{app.url}/v1/assets/{asset['id']}/thumbnail").status_code == 401
+    with pytest.raises(UnsupportedMediaType):
+        thumbnail(b"\x00" * 16, "video/mp4", 64)
 
 
 def test_queue_task_gallery_and_submit(app: RunningApp, browser: Any, shots: Path) -> None:

@@ -1,17 +1,20 @@
-"""Asset routes: metadata, upload (multipart, type sniffed from the bytes), content (bytes or a 307 to S3)."""
+"""Asset routes: metadata, upload (multipart, type sniffed from the bytes), content (bytes or a 307 to S3), and
+small JPEG thumbnails of images (``genpulse.media.thumbnail``)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from genpulse.api import uploads
 from genpulse.api.caller import Caller
 from genpulse.api.routes import service_of
 from genpulse.core.schemas import Asset, ErrorEnvelope
+from genpulse.media.thumbnail import thumbnail
 
 router = APIRouter(tags=["assets"])
 
@@ -41,3 +44,28 @@ async def get_asset_content(asset_id: str, request: Request, caller: Caller) -> 
     """The bytes (local storage), or `307` to a short-lived presigned URL (S3)."""
     content = await asyncio.to_thread(service_of(request).asset_content, asset_id, tenant=caller.tenant())
     return uploads.content_response(content)
+
+
+@router.get(
+    "/v1/assets/{asset_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+        415: {"model": ErrorEnvelope, "description": "Not an image"},
+    },
+)
+async def get_asset_thumbnail(
+    asset_id: str,
+    request: Request,
+    caller: Caller,
+    size: Annotated[int, Query(ge=16, le=1024, description="Longest side in pixels.")] = 256,
+) -> Response:
+    """A small JPEG of an image asset (at most `size` pixels a side), for galleries; `415` for other types."""
+    svc = service_of(request)
+
+    def make() -> bytes:
+        content = svc.asset_content(asset_id, tenant=caller.tenant())
+        return thumbnail(content.read(), content.asset.content_type, size)
+
+    data = await asyncio.to_thread(make)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})

@@ -13,7 +13,8 @@ export function assetElement(asset, { thumbnail = false } = {}) {
   } else {
     el = h("a", { download: asset.id }, `Download ${label}`);
   }
-  const attach = () => mediaUrl(asset.url).then((url) => {
+  const small = thumbnail && type.startsWith("image/") ? `/v1/assets/${encodeURIComponent(asset.id)}/thumbnail?size=320` : null;
+  const attach = () => mediaUrl(small || asset.url).then((url) => {
     if (el.tagName === "A") el.href = url; else el.src = url;
   }).catch(() => { el.replaceWith(h("span", { class: "error" }, `${asset.id}: not available`)); });
   if (thumbnail && "IntersectionObserver" in window) {
