@@ -7,10 +7,7 @@ creation: the store keeps its SHA-256.
 
 from __future__ import annotations
 
-import base64
-import os
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +26,7 @@ from genpulse.tenants.models import (
     TenantView,
     UsageRow,
 )
+from genpulse.webhooks import signatures
 
 
 class CreatedKey(ApiKeyPublic):
@@ -44,10 +42,6 @@ class UsageReport(BaseModel):
     data: list[UsageRow]
 
 
-def new_webhook_secret() -> str:
-    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
-
-
 @dataclass
 class TenantService:
     store: AccountStore
@@ -61,7 +55,7 @@ class TenantService:
 
     async def create_tenant(self, name: str, credits: int = 0) -> TenantView:
         tenant = await self.store.tenant_create(
-            Tenant(id=new_id("ten"), name=name, created_at=now(), webhook_secret=new_webhook_secret())
+            Tenant(id=new_id("ten"), name=name, created_at=now(), webhook_secret=signatures.new_secret())
         )
         if credits:
             await self.credit(tenant.id, credits, "initial credits")
@@ -119,12 +113,10 @@ class TenantService:
 
     async def webhook_secret(self, tenant_id: str, secret: str | None = None) -> str:
         """Set the tenant's webhook signing secret (a new random one when ``secret`` is None); returns it."""
-        from genpulse.webhooks.signatures import parse_secret
-
-        value = secret or new_webhook_secret()
+        value = secret or signatures.new_secret()
         try:
-            parse_secret(value)
-        except Exception as exc:
+            signatures.parse_secret(value)
+        except ValueError as exc:
             raise InvalidRequest(f"webhook secret: {exc}", details={"field": "secret"}) from None
         tenant = await self.store.tenant_get(tenant_id)
         await self.store.tenant_put(tenant.model_copy(update={"webhook_secret": value}))
@@ -132,7 +124,3 @@ class TenantService:
 
     async def signing_secret(self, tenant_id: str) -> str | None:
         return (await self.store.tenant_get(tenant_id)).webhook_secret
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")
