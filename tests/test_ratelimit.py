@@ -202,6 +202,7 @@ class GatedVendor:
 class Ctx:
     def __init__(self, owner: str) -> None:
         self.owner, self.slot_owner, self.abandoned, self.storage = owner, owner, False, None
+        self.cancel_owed = False
 
     async def progress(self, value: float) -> None:
         pass

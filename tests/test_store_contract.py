@@ -105,6 +105,22 @@ async def test_terminal_states_never_change(store: TaskStore) -> None:
     assert (await store.get(task.id)).version == done.version
 
 
+async def test_a_canceled_task_takes_only_the_release_of_its_owner(store: TaskStore) -> None:
+    """Its vendor job cancelled, the owner is released (jobs/cancel_sweep.py); nothing else ever changes."""
+    task, _ = await store.create(make())
+    running = await store.put(task.model_copy(update={"status": TaskStatus.running, "owner": "w1#a"}))
+    canceled = await store.put(running.model_copy(update={"status": TaskStatus.canceled}))
+    for change in ({"owner": None, "progress": 50.0}, {"owner": "w2"}, {"status": TaskStatus.failed, "owner": None}):
+        with pytest.raises(Conflict):
+            await store.put(canceled.model_copy(update=change))
+    released = await store.put(canceled.model_copy(update={"owner": None}))
+    assert released.owner is None and released.status == TaskStatus.canceled
+    assert released.version == canceled.version + 1
+    assert [e.status for e in await store.events(task.id)][-1] == TaskStatus.canceled
+    with pytest.raises(Conflict):  # released once: a succeeded or released record takes nothing
+        await store.put(released.model_copy(update={"owner": None}))
+
+
 async def test_concurrent_mutations_all_apply(store: TaskStore) -> None:
     task, _ = await store.create(make())
 

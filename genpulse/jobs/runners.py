@@ -25,12 +25,14 @@ class RunContext(Protocol):
     ``owner`` names the worker; ``slot_owner`` names this run of it (a restarted worker has the same ``owner``
     and a new ``slot_owner``: limiter waits of its earlier run are withdrawn when it adopts their tasks);
     ``abandoned`` turns true when the task was taken over by another owner (the runner is then cancelled and
-    must leave the vendor job alone: the new owner polls it)."""
+    must leave the vendor job alone: the new owner polls it); a cancelled runner whose vendor cancel got no sure
+    answer sets ``cancel_owed`` (the record keeps its owner, and the cancel sweep tries again)."""
 
     storage: Storage
     owner: str
     slot_owner: str
     abandoned: bool
+    cancel_owed: bool
 
     async def progress(self, value: float) -> None: ...
 

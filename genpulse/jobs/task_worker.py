@@ -18,13 +18,14 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from genpulse.core import metrics
 from genpulse.core.config import WorkersConfig
 from genpulse.core.errors import Conflict, ExecutionError, GenPulseError, NotFound, ProviderTimeout
 from genpulse.core.schemas import Task, TaskError, TaskStatus
+from genpulse.jobs.cancel_sweep import CancelSweep, release
 from genpulse.jobs.runners import LeaseLost, Runner
 from genpulse.media.storage import Storage
 from genpulse.media.storage.owned import OwnedStorage
@@ -36,7 +37,7 @@ log = logging.getLogger("genpulse.jobs.task_worker")
 class _Context:
     def __init__(self, worker: TaskWorker, task: Task) -> None:
         self.storage: Storage = OwnedStorage(worker.storage, task.tenant_id)  # outputs belong to the task's tenant
-        self.owner, self.abandoned = worker.name, False
+        self.owner, self.abandoned, self.cancel_owed = worker.name, False, False
         self.slot_owner = worker.incarnation
         task_id = task.id
         self._worker, self._id = worker, task_id
@@ -82,6 +83,13 @@ class TaskWorker:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._spawned: set[asyncio.Task[bool]] = set()
+        self._cancels = CancelSweep(
+            self,
+            runner.cancel_job,
+            every_s=config.cancel_sweep_s,
+            lease_ttl_s=config.lease_ttl_s,
+            monotonic=monotonic,
+        )
 
     def in_flight(self) -> list[str]:
         return sorted(self._jobs)
@@ -105,7 +113,8 @@ class TaskWorker:
 
     async def cancel(self, task_id: str) -> bool:
         """Stop driving ``task_id`` (its runner cancels the vendor job). A task canceled while this worker was
-        down (restarted since: the task is not among its jobs) still has its vendor job cancelled here."""
+        down (restarted since: the task is not among its jobs) still has its vendor job cancelled here; one whose
+        cancel never reached this worker is found by the cancel sweep (``jobs/cancel_sweep.py``)."""
         job = self._jobs.get(task_id)
         if job is not None:
             job.cancel()
@@ -116,11 +125,7 @@ class TaskWorker:
             return False
         if task.status != TaskStatus.canceled or not self._mine(task.owner):
             return False
-        try:
-            return await self.runner.cancel_job(task)
-        except Exception:
-            log.warning("task %s: could not cancel its vendor job", task_id, exc_info=True)
-            return False
+        return await self._cancels.carry_out(task)
 
     async def join(self) -> None:
         """Wait for every job in flight (tests and graceful shutdown)."""
@@ -146,6 +151,10 @@ class TaskWorker:
         for gone in self._seen.keys() - seen:  # ended or adopted: forget what we saw of its lease
             del self._seen[gone]
         metrics.QUEUE_DEPTH.record(queued, provider=self.provider, worker=self.name)
+        try:
+            await self._cancels.maybe_run()
+        except Exception:  # a store blip: the next sweep tries again
+            log.warning("%s: cancel sweep failed", self.name, exc_info=True)
         return started
 
     def _lease_live(self, t: Task, now: float) -> bool:
@@ -208,6 +217,10 @@ class TaskWorker:
             error = ProviderTimeout("task deadline passed", retryable=False)
         except LeaseLost:
             return
+        except asyncio.CancelledError:
+            if not ctx.abandoned and not ctx.cancel_owed:  # its vendor job is cancelled: nothing owed any more
+                self._spawn(release(self.store, task_id, self.incarnation))
+            raise
         except GenPulseError as exc:
             error = exc
         except Exception as exc:  # a bug or an untranslated foreign error: fail the task, keep the worker
@@ -281,12 +294,15 @@ class TaskWorker:
 
         def fire() -> None:
             self._timers.discard(handle)
-            spawned = loop.create_task(self.submit(task_id))
-            self._spawned.add(spawned)
-            spawned.add_done_callback(self._spawned.discard)
+            self._spawn(self.submit(task_id))
 
         handle = loop.call_later(max(0.0, delay), fire)
         self._timers.add(handle)
+
+    def _spawn(self, work: Coroutine[Any, Any, bool]) -> None:
+        spawned = asyncio.get_running_loop().create_task(work)
+        self._spawned.add(spawned)
+        spawned.add_done_callback(self._spawned.discard)
 
     async def _renew(self, task_id: str, job: asyncio.Task[Any] | None, ctx: _Context) -> None:
         every = self.config.lease_ttl_s / 3

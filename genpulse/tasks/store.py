@@ -7,7 +7,8 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
   fingerprint raises ``Conflict``.
 - ``put`` is compare-and-set: the caller passes the task as it read it, changed; the write succeeds only if the
   stored version still equals ``task.version`` and the status change is allowed by ``schemas.ALLOWED``
-  (terminal states never change). It returns the stored task (version + 1) and emits one event.
+  (terminal states never change, but for one bookkeeping write: a canceled task's ``owner`` released to None
+  once its vendor job is cancelled, ``is_release``). It returns the stored task (version + 1) and emits one event.
   A lost race raises ``Conflict`` and writes nothing; callers re-read and decide again (``mutate`` does this).
 - Events: the first write and every write that changes status or progress record one event (``seq`` = the
   version written). Writes that change neither (lease renewals, checkpoints) bump the version but record none.
@@ -154,9 +155,17 @@ class TaskStore(AccountStore, Protocol):
     async def close(self) -> None: ...
 
 
+def is_release(stored: Task, new: Task) -> bool:
+    """Whether ``new`` only releases the owner of a canceled ``stored``: the write that says its vendor job is no
+    longer owed a cancel (jobs/cancel_sweep.py). Nothing else of a terminal record ever changes."""
+    if stored.status != TaskStatus.canceled or stored.owner is None or new.owner is not None:
+        return False
+    return new.model_copy(update={"owner": stored.owner, "version": stored.version}) == stored
+
+
 def check_transition(stored: Task, new: Task) -> None:
     """Raise ``Conflict`` unless ``stored -> new`` is a legal change."""
-    if new.status not in ALLOWED[stored.status]:
+    if new.status not in ALLOWED[stored.status] and not is_release(stored, new):
         if stored.is_terminal:
             raise Conflict(f"task {stored.id} is already {stored.status.value}", details={"status": stored.status})
         raise Conflict(f"task {stored.id}: {stored.status.value} -> {new.status.value} is not allowed")
