@@ -229,6 +229,12 @@ class WorkersConfig(BaseModel):
     lease_ttl_s: float = Field(30, gt=0, description="A worker's lease on a task; renewed while it works.")
     reconcile_interval_s: float = Field(5, gt=0, description="How often a worker looks for orphaned tasks.")
     queued_grace_s: float = Field(10, ge=0, description="Age at which an unclaimed queued task is adopted.")
+    cancel_sweep_s: float = Field(
+        300,
+        gt=0,
+        description="How often a worker looks for canceled tasks whose vendor job is still owed a cancel (their "
+        "owner was down when the user canceled); also once at every worker start.",
+    )
 
 
 class ServerConfig(BaseModel):

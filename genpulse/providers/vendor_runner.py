@@ -144,8 +144,12 @@ class VendorRunner:
                     job = await asyncio.wait_for(submitting, timeout=self.provider.config.timeout_s + 5)
                     job_id = job.job_id
             if job_id is not None and (job is None or not job.state.is_terminal):
-                with contextlib.suppress(Exception):
+                ctx.cancel_owed = True
+                try:
                     await asyncio.shield(self._cancel(task, job_id))
+                    ctx.cancel_owed = False
+                except Exception as exc:  # no sure answer: the cancel stays owed (jobs/cancel_sweep.py)
+                    ctx.cancel_owed = not isinstance(exc, GenPulseError) or exc.retryable
             raise
         finally:
             await asyncio.shield(slot.release())
