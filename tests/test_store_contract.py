@@ -195,6 +195,24 @@ async def test_list_filters_and_paginates(store: TaskStore) -> None:
     assert [t.id for t in queued] == [ids[6], ids[4], ids[2]]
 
 
+async def test_a_failover_write_moves_the_task_to_the_other_providers_lists(store: TaskStore) -> None:
+    """A task that failed over (jobs/failover.py) is listed under its new provider only, for every filter."""
+    tag = os.urandom(3).hex()
+    task, _ = await store.create(make(provider=f"a{tag}"))
+    running = await store.put(task.model_copy(update={"status": TaskStatus.running, "owner": "w1#a"}))
+    moved = await store.put(running.model_copy(update={"status": TaskStatus.queued, "owner": None,
+                                                       "provider": f"b{tag}"}))  # fmt: skip
+    tenant = moved.tenant_id
+    for filters in ({}, {"tenant": tenant}):
+        for status in (None, TaskStatus.queued, TaskStatus.running):
+            old, _ = await store.list(status=status, provider=f"a{tag}", **filters)  # type: ignore[arg-type]
+            assert old == [], (filters, status)
+        new, _ = await store.list(provider=f"b{tag}", **filters)  # type: ignore[arg-type]
+        assert [t.id for t in new] == [task.id] and new[0].provider == f"b{tag}"
+        queued, _ = await store.list(status=TaskStatus.queued, provider=f"b{tag}", **filters)  # type: ignore[arg-type]
+        assert [t.id for t in queued] == [task.id]
+
+
 async def test_ping(store: TaskStore) -> None:
     assert await store.ping() is None  # up: answers, with nothing
     task, _ = await store.create(make())

@@ -79,6 +79,16 @@ class TaskError(BaseModel):
     provider_code: str | None = Field(None, description="The vendor's own error code, when there is one.")
 
 
+class RouteAttempt(BaseModel):
+    """A provider instance a task left: it surely refused the task's submit, and the model alias that made the
+    task had a further route (docs/openai.md, "Failover")."""
+
+    provider: str = Field(description="The provider instance that refused the task.")
+    error: TaskError = Field(description="Its refusal (connection refused, rate limit, out of credit, ...).")
+    attempts: int = Field(description="The task's `attempts` when it moved on.")
+    at: float = Field(description="When it moved on (Unix seconds).")
+
+
 class TaskRequest(BaseModel):
     """Body of `POST /v1/tasks`. `params` are validated by the provider's schema for `task_type`."""
 
@@ -127,6 +137,10 @@ class TaskPublic(BaseModel):
     retry_of: str | None = Field(None, description="The failed task this one re-runs (`POST .../retry`).")
     tenant_id: str = Field(DEFAULT_TENANT, description="The tenant that owns the task.")
     billing: Billing | None = Field(None, description="The hold and its settlement or refund, for a priced task.")
+    route_attempts: list[RouteAttempt] = Field(
+        default_factory=list,
+        description="Provider instances this task failed over from, oldest first (`provider`: where it is now).",
+    )
 
 
 class Task(TaskPublic):
@@ -143,6 +157,10 @@ class Task(TaskPublic):
     lease_expires_at: float | None = None
     not_before: float | None = Field(None, description="Retry backoff: do not start before this time.")
     key_id: str | None = Field(None, description="The API key that submitted it (its concurrent-task limit).")
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Further routes of the model alias that made it: provider instances to fail over to, in order.",
+    )
 
     @property
     def is_terminal(self) -> bool:

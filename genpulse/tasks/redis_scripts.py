@@ -116,11 +116,8 @@ local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'j', ARGV[3])
-if KEYS[3] ~= KEYS[4] then
-  redis.call('ZREM', KEYS[3], ARGV[4]); redis.call('ZADD', KEYS[4], 0, ARGV[4])
-  redis.call('ZREM', KEYS[5], ARGV[4]); redis.call('ZADD', KEYS[6], 0, ARGV[4])
-  redis.call('ZREM', KEYS[15], ARGV[4]); redis.call('ZADD', KEYS[16], 0, ARGV[4])
-  redis.call('ZREM', KEYS[17], ARGV[4]); redis.call('ZADD', KEYS[18], 0, ARGV[4])
+for _, k in ipairs({3, 5, 15, 17, 21, 23}) do  -- index pairs (before, after): status and/or provider changed
+  if KEYS[k] ~= KEYS[k + 1] then redis.call('ZREM', KEYS[k], ARGV[4]); redis.call('ZADD', KEYS[k + 1], 0, ARGV[4]) end
 end
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], ARGV[2] .. '-0', 'e', ARGV[5])

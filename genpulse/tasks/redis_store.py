@@ -30,6 +30,7 @@ from genpulse.tasks.outbox import Delivery, message_id, needs_delivery
 from genpulse.tasks.redis_accounts import RedisAccounts
 from genpulse.tasks.redis_common import P, translated
 from genpulse.tasks.redis_scripts import CREATE, OUTBOX_PUT, PUT, SWEEP_BATCH
+from genpulse.tasks.redis_workflows import RedisWorkflows
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, TenantEvent, check_transition, records_event
 from genpulse.tenants.ledger import Movement, closing, on_create, on_write
 from genpulse.tenants.models import Account
@@ -91,7 +92,7 @@ def _expiry_member(task: Task) -> str:
     return f"{task.id}|{task.status.value}|{task.provider}|{task.tenant_id}"
 
 
-class RedisTaskStore(RedisAccounts):
+class RedisTaskStore(RedisAccounts, RedisWorkflows):
     def __init__(
         self,
         url: str,
@@ -182,8 +183,8 @@ class RedisTaskStore(RedisAccounts):
             f"{P}ev:{task.id}",
             _index(stored.status, None),
             _index(new.status, None),
-            _index(stored.status, task.provider),
-            _index(new.status, task.provider),
+            _index(stored.status, stored.provider),
+            _index(new.status, new.provider),
             f"{P}wh:{message_id(task.id)}",
             f"{P}wh:due",
             f"{P}wh:task:{task.id}",
@@ -191,9 +192,13 @@ class RedisTaskStore(RedisAccounts):
             *_money_keys(new),
             _tenant_index(new.tenant_id, stored.status, None),
             _tenant_index(new.tenant_id, new.status, None),
-            _tenant_index(new.tenant_id, stored.status, new.provider),
+            _tenant_index(new.tenant_id, stored.status, stored.provider),
             _tenant_index(new.tenant_id, new.status, new.provider),
             *_tenant_log_keys(new.tenant_id),
+            _index(None, stored.provider),  # a failover moves the task to another provider's lists
+            _index(None, new.provider),
+            _tenant_index(new.tenant_id, None, stored.provider),
+            _tenant_index(new.tenant_id, None, new.provider),
         ]
         delivery = Delivery.for_task(new).model_copy(update={"version": 1}) if needs_delivery(stored, new) else None
         args = [
