@@ -18,7 +18,18 @@ from genpulse.api.body_limit import BodyLimit
 from genpulse.api.finite_numbers import reject_non_finite_numbers
 from genpulse.api.long_lived import LongLivedLimit
 from genpulse.api.openai import router as openai_router
-from genpulse.api.routes import account, admin, assets, events, health, meta, prometheus, results, tasks
+from genpulse.api.routes import (
+    account,
+    admin,
+    assets,
+    events,
+    health,
+    meta,
+    prometheus,
+    results,
+    tasks,
+    workflows,
+)
 from genpulse.core.schemas import ErrorEnvelope
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -51,7 +62,7 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     error_responses.install(app)
     app.state.long_lived = LongLivedLimit(max_long_lived)
     routers = (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router)
-    for router in (*routers, events.router, account.router, admin.router):
+    for router in (*routers, events.router, account.router, admin.router, workflows.router):
         app.include_router(router)
     app.include_router(openai_router)  # OpenAI-compatible: /v1/models, /v1/images/*, /v1/videos
     console.mount(app)  # the web console at /console

@@ -323,6 +323,19 @@ class BillingConfig(BaseModel):
     )
 
 
+class WorkflowsConfig(BaseModel):
+    """Stored ComfyUI workflows, `/v1/workflows` (docs/workflows.md)."""
+
+    model_config = _STRICT
+    provider: str = Field(
+        "comfyui", description="The ComfyUI provider (or instance) that runs workflows and answers `/object_info`."
+    )
+    admin_only_upload: bool = Field(
+        False, description="Only the admin may upload workflows (for a tenant: `?tenant=`); tenants still run them."
+    )
+    object_info_ttl_s: float = Field(300, ge=0, description="How long a server's `/object_info` is reused.")
+
+
 class ProviderConfig(BaseModel):
     """Per-vendor settings. Unknown keys are refused so a typo in a credential name fails the deploy."""
 
@@ -443,6 +456,7 @@ class AppArgs(BaseSettings):
     placement: PlacementConfig = PlacementConfig()
     auth: AuthConfig = AuthConfig()
     billing: BillingConfig = BillingConfig()
+    workflows: WorkflowsConfig = WorkflowsConfig()
     pricing: dict[str, dict[str, Price]] = Field(
         default_factory=dict,
         description="Credits per unit, `{provider: {task_type: {per_task, per_image, per_video_second}}}` "

@@ -32,6 +32,7 @@ from genpulse.tenants.admin import TenantService
 from genpulse.tenants.auth import OPEN, Principal
 from genpulse.tenants.billing import Billing, hold_for, is_priced
 from genpulse.webhooks import manage
+from genpulse.workflows.service import WorkflowService
 
 log = logging.getLogger("genpulse.jobs.service")
 
@@ -63,9 +64,11 @@ class TaskService:
     dispatcher: Dispatcher
     checks: dict[str, Check] = field(default_factory=dict)
     tenants: TenantService = field(init=False)
+    workflows: WorkflowService = field(init=False)
 
     def __post_init__(self) -> None:
         self.tenants = TenantService(self.store)
+        self.workflows = WorkflowService(self)
 
     async def submit(
         self,

@@ -18,6 +18,7 @@ from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, TenantEvent
 from genpulse.tenants.models import Account, ApiKey, LedgerEntry, Tenant, UsageRow
+from genpulse.workflows.models import Workflow
 
 ACTOR_NAME = "genpulse-taskstore"
 
@@ -160,3 +161,21 @@ class ActorTaskStore:
 
     async def key_open(self, key_id: str) -> int:
         return await self._call("key_open", key_id)
+
+    # WorkflowStore: each call is one actor call (``MemoryWorkflows`` inside the actor)
+    async def workflow_save(self, workflow: Workflow) -> tuple[Workflow, bool]:
+        return await self._call("workflow_save", workflow)
+
+    async def workflow_get(self, tenant_id: str, name: str, version: int | None = None) -> Workflow:
+        return await self._call("workflow_get", tenant_id, name, version)
+
+    async def workflow_versions(self, tenant_id: str, name: str) -> list[Workflow]:
+        return await self._call("workflow_versions", tenant_id, name)
+
+    async def workflow_list(
+        self, tenant_id: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Workflow], str | None]:
+        return await self._call("workflow_list", tenant_id, limit, cursor)
+
+    async def workflow_retire(self, tenant_id: str, name: str, version: int, at: float) -> Workflow:
+        return await self._call("workflow_retire", tenant_id, name, version, at)

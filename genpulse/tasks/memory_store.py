@@ -22,6 +22,7 @@ from collections.abc import Callable
 from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import Task, TaskStatus
 from genpulse.tasks.memory_accounts import MemoryAccounts
+from genpulse.tasks.memory_workflows import MemoryWorkflows
 from genpulse.tasks.outbox import Delivery, needs_delivery
 from genpulse.tasks.store import (
     DEFAULT_RETENTION_S,
@@ -42,7 +43,7 @@ def _index_keys(task: Task) -> list[IndexKey]:
     return [(tenant, s, p) for tenant in (None, task.tenant_id) for s, p in pairs]
 
 
-class MemoryTaskStore(MemoryAccounts):
+class MemoryTaskStore(MemoryAccounts, MemoryWorkflows):
     def __init__(
         self,
         event_history: int = 256,
@@ -52,6 +53,7 @@ class MemoryTaskStore(MemoryAccounts):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(clock)
+        MemoryWorkflows.__init__(self)
         self._tasks: dict[str, Task] = {}
         self._idem: dict[str, tuple[str, float]] = {}  # key -> (task id, expires at)
         self._events: dict[str, deque[TaskEvent]] = {}

@@ -35,6 +35,7 @@ Every implementation passes ``tests/test_store_contract.py``. Rules:
   it exists); ``outbox_get`` raises ``NotFound``; ``outbox_list`` gives a task's deliveries (none: empty list).
 - Tenants, keys and credits (``genpulse.tenants.account_store``): a create holds the task's price and the write
   that ends it settles or refunds it, in the same atomic write as the task (``genpulse.tenants.ledger``).
+- Workflows (``genpulse.workflows.store``): a tenant's stored ComfyUI workflows and their versions.
 - Every method raises ``NotFound`` for an unknown id and ``ServiceUnavailable`` when the backend is down.
 """
 
@@ -49,6 +50,7 @@ from genpulse.core.errors import Conflict
 from genpulse.core.schemas import ALLOWED, Task, TaskStatus, now
 from genpulse.tasks.outbox import Delivery
 from genpulse.tenants.account_store import AccountStore
+from genpulse.workflows.store import WorkflowStore
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0  # StoreConfig.retention_s
 
@@ -115,7 +117,7 @@ class TenantEvent(BaseModel):
 
 
 @runtime_checkable
-class TaskStore(AccountStore, Protocol):
+class TaskStore(AccountStore, WorkflowStore, Protocol):
     async def create(self, task: Task, *, max_open: int | None = None) -> tuple[Task, bool]: ...
 
     async def get(self, task_id: str) -> Task: ...

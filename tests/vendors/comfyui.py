@@ -11,7 +11,9 @@ the prompt, else ``state.outcomes``): ``succeed``,
 cached), ``cached_empty`` (cached, outputs only in ``executed`` messages), ``legacy`` (history without
 ``status``), ``lost`` (vanishes, as on a restart), ``unknown`` (an undocumented ``status_str``), ``malformed``.
 ``state.held`` keeps prompts queued; ``state.ws_enabled = False`` refuses websockets; ``state.errors`` takes
-``"http_500"`` or ``"slow"`` (answer after 2 s) for the next HTTP request.
+``"http_500"`` or ``"slow"`` (answer after 2 s) for the next HTTP request. ``GET /object_info`` describes the
+core nodes it knows (``comfyui_object_info``); ``state.object_info_enabled = False`` makes it a 404, as on a
+server behind a proxy that only passes the prompt routes.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.vendors.comfyui_object_info import LORAS, object_info
 from tests.vendors.common import FAKE_MP4, FaultInjector, Imitation
 
-CKPTS = {"v1-5-pruned-emaonly.safetensors", "tiny.safetensors"}
-CLASSES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "LoadImage",
-           "SaveImage", "PreviewImage", "SaveVideo", "VHS_VideoCombine", "CreateVideo"}  # fmt: skip
+CKPTS = {"v1-5-pruned-emaonly.safetensors", "tiny.safetensors", "sd_xl_base_1.0.safetensors",
+         "sd_xl_refiner_1.0.safetensors", "svd_xt.safetensors"}  # fmt: skip
+CLASSES = set(object_info([], []))
 OUTPUT_CLASSES = {"SaveImage", "PreviewImage", "SaveVideo", "VHS_VideoCombine"}
 
 
@@ -90,13 +93,14 @@ class ComfyState(Imitation):
         self.interrupts: list[Any] = []
         self.held = False
         self.ws_enabled = True
+        self.object_info_enabled = True
         self._interrupt = False
         self._worker: asyncio.Task[None] | None = None
 
     def reset(self) -> None:
         super().reset()
         self.pending.clear()
-        self.held, self.ws_enabled = False, True
+        self.held, self.ws_enabled, self.object_info_enabled = False, True, True
 
     def queue_item(self, p: Prompt) -> list[Any]:
         return [p.number, p.id, p.workflow, {"client_id": p.client_id}, []]
@@ -206,8 +210,13 @@ class ComfyState(Imitation):
         for node_id, node in workflow.items():
             inputs = node.get("inputs", {})
             bad = None
-            if node["class_type"] == "CheckpointLoaderSimple" and inputs.get("ckpt_name") not in CKPTS:
+            if (
+                node["class_type"] in ("CheckpointLoaderSimple", "ImageOnlyCheckpointLoader")
+                and inputs.get("ckpt_name") not in CKPTS
+            ):
                 bad = ("ckpt_name", inputs.get("ckpt_name"))
+            if node["class_type"] == "LoraLoader" and inputs.get("lora_name") not in LORAS:
+                bad = ("lora_name", inputs.get("lora_name"))
             if node["class_type"] == "LoadImage":
                 sub, _, name = str(inputs.get("image", "")).rpartition("/")
                 if ("input", sub, name) not in self.files:
@@ -303,6 +312,12 @@ def build_app(state: ComfyState) -> Starlette:
         state.files[(kind, sub, name)] = data
         return JSONResponse({"name": name, "subfolder": sub, "type": kind})
 
+    async def nodes(request: Request) -> Response:
+        if not state.object_info_enabled:
+            return Response(status_code=404)
+        inputs = sorted({"example.png", *(name for kind, sub, name in state.files if kind == "input" and not sub)})
+        return JSONResponse(object_info(sorted(CKPTS), inputs))
+
     async def interrupt(request: Request) -> Response:
         body = await request.json() if await request.body() else {}
         state.interrupts.append(body)
@@ -339,6 +354,7 @@ def build_app(state: ComfyState) -> Starlette:
             Route("/view", view),
             Route("/upload/image", upload, methods=["POST"]),
             Route("/interrupt", interrupt, methods=["POST"]),
+            Route("/object_info", nodes),
             WebSocketRoute("/ws", ws),
         ],
     )

@@ -1,4 +1,5 @@
-"""Meta routes: the providers with their task types and limits, and each provider's params schemas."""
+"""Meta routes: the providers with their task types and limits, each provider's params schemas, and the caller's
+workflows with the JSON Schema of their inputs (``genpulse.workflows``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from genpulse.api.caller import principal_of
+from genpulse.api.caller import Caller, principal_of
 from genpulse.api.routes import service_of
+from genpulse.workflows.values import input_schema
 
 router = APIRouter(tags=["meta"], dependencies=[Depends(principal_of)])  # any valid key
 
@@ -16,6 +18,21 @@ router = APIRouter(tags=["meta"], dependencies=[Depends(principal_of)])  # any v
 def list_providers(request: Request) -> dict[str, Any]:
     """Providers, their task types, whether they are configured, and their limits."""
     return {"data": service_of(request).providers()}
+
+
+@router.get("/meta/schemas")
+async def schemas_index(request: Request, caller: Caller) -> dict[str, Any]:
+    """What has a schema: each provider (`/meta/schemas/{provider}`) and each of the caller's workflows, with the
+    JSON Schema of a run's `inputs` (its latest version; the first 200 by name)."""
+    svc = service_of(request)
+    workflows, _ = await svc.workflows.list(tenant=caller.tenant(), limit=200)
+    return {
+        "providers": svc.provider_names(),
+        "workflows": {
+            w.name: {"version": w.version, "run_url": f"/v1/workflows/{w.name}/runs", "inputs": input_schema(w.params)}
+            for w in workflows
+        },
+    }
 
 
 @router.get("/meta/schemas/{provider}")

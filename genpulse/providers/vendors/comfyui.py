@@ -42,7 +42,12 @@ from genpulse.media.inputs import split_image
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import retry_after, send_json, status_error, transport_error
 from genpulse.providers.vendors.comfyui_events import RunView, Watcher, from_history
-from genpulse.providers.vendors.comfyui_params import ComfyUIImageToVideo, ComfyUIWorkflow, resolve_node
+from genpulse.providers.vendors.comfyui_params import (
+    ComfyUIImageToVideo,
+    ComfyUIWorkflow,
+    ComfyUIWorkflowRun,
+    resolve_node,
+)
 
 MAX_INPUT_IMAGE_BYTES = 20 << 20
 
@@ -88,6 +93,7 @@ class ComfyUIProvider(CloudProvider):
             "text-to-image": ComfyUIWorkflow,
             "text-to-video": ComfyUIWorkflow,
             "image-to-video": ComfyUIImageToVideo,
+            "workflow": ComfyUIWorkflowRun,  # a stored workflow's run (genpulse.workflows)
         }
 
     def servers(self) -> list[str]:

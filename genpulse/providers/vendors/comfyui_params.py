@@ -71,3 +71,12 @@ class ComfyUIImageToVideo(ComfyUIWorkflow):
     images: list[ImageInput] = Field(
         min_length=1, max_length=16, description="Images uploaded to the server and set into nodes."
     )
+
+
+class ComfyUIWorkflowRun(ComfyUIWorkflow):
+    """A run of a stored workflow (``POST /v1/workflows/{name}/runs``): its graph with the run's values filled in,
+    the images to upload, and which workflow version and values they were (``genpulse.workflows.fill``)."""
+
+    workflow_name: str = Field(min_length=1, max_length=64, description="The stored workflow this run is of.")
+    workflow_version: int = Field(ge=1, description="Its version.")
+    values: dict[str, Any] = Field(default_factory=dict, description="The inputs used, random seeds included.")
