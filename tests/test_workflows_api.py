@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.harness import local_args, running_app
-from tests.support.workflow_graphs import IMG2IMG, LORA, SD15, SDXL, SVD
+from tests.support.workflow_graphs import IMG2IMG, LORA, SD15, SD15_UI, SDXL, SVD
 from tests.vendors.comfyui_object_info import LORAS, SAMPLERS
 from tests.vendors.common import FAKE_MP4, tiny_png
 from tests.vendors.harness import COMFYUI, Live, app_config
@@ -265,3 +266,48 @@ def test_without_object_info_the_builtin_table_types_the_graph(live: Live) -> No
     props = wf["inputs"]["properties"]
     assert props["steps"]["minimum"] == 1 and "euler" in props["sampler"]["enum"]
     assert "enum" not in props["checkpoint"]  # the server's files are unknown here
+
+
+def test_a_ui_format_upload_is_converted_and_runs(live: Live) -> None:
+    wf = upload(live, "from-ui", SD15_UI)
+    assert wf["source"] == "ui" and wf["inputs"]["properties"]["steps"]["default"] == 12  # the primitive's value
+    assert wf["inputs"]["properties"]["prompt"]["title"] == "Positive"
+    task = run(live, "from-ui", {"prompt": "a harbour at dawn", "steps": 3})
+    assert task["status"] == "succeeded", task
+    graph = received(live)
+    assert graph["6"]["inputs"]["text"] == "a harbour at dawn" and graph["3"]["inputs"]["steps"] == 3
+    assert graph["8"]["inputs"]["vae"] == ["4", 2]  # through the reroute
+    live.state.object_info_enabled = False
+    unknown = copy.deepcopy(SD15_UI)
+    unknown["nodes"].append({"id": 50, "type": "MysteryNode", "mode": 0, "inputs": [], "widgets_values": [1]})
+    error = refused(live, "/v1/workflows", {"name": "mystery", "workflow": unknown})
+    assert "MysteryNode" in error["message"] and "Save (API)" in error["message"]
+
+
+ADMIN = "admin-key-0123456789abcdef"
+
+
+def test_tenants_see_only_their_workflows_and_uploads_can_be_admin_only(tmp_path: Path) -> None:
+    with COMFYUI.serve() as (_, url):
+        providers = {"comfyui": app_config(COMFYUI, url)}
+        auth = {"mode": "keys", "admin_key": ADMIN}
+        args = local_args(tmp_path, providers=providers, auth=auth, workflows={"admin_only_upload": True})
+        with running_app(args) as app, httpx.Client(base_url=app.url, timeout=30) as admin:
+            admin.headers["Authorization"] = f"Bearer {ADMIN}"
+            keys = []
+            for name in ("alice", "bob"):
+                tenant = admin.post("/v1/admin/tenants", json={"name": name}).json()
+                key = admin.post(f"/v1/admin/tenants/{tenant['id']}/keys", json={}).json()["key"]
+                keys.append((tenant["id"], {"Authorization": f"Bearer {key}"}))
+            (alice_id, alice), (_, bob) = keys
+            body = {"name": "sd15", "workflow": SD15}
+            denied = admin.post("/v1/workflows", json=body, headers=alice)
+            assert denied.status_code == 403, denied.text
+            assert admin.post("/v1/workflows", json=body, params={"tenant": alice_id}).status_code == 201
+            assert admin.post("/v1/workflows", json=body, params={"tenant": "ten_nobody"}).status_code == 404
+            assert [w["name"] for w in admin.get("/v1/workflows", headers=alice).json()["data"]] == ["sd15"]
+            assert admin.get("/v1/workflows", headers=bob).json()["data"] == []
+            assert admin.get("/v1/workflows/sd15", headers=bob).status_code == 404
+            assert admin.post("/v1/workflows/sd15/runs", json={}, headers=bob).status_code == 404
+            ran = admin.post("/v1/workflows/sd15/runs", json={"inputs": {"steps": 1}}, headers=alice)
+            assert ran.status_code == 202 and ran.json()["tenant_id"] == alice_id
