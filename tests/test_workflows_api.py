@@ -74,8 +74,9 @@ def test_sd15_default_graph_is_typed_from_object_info_and_runs_with_new_values(l
     assert props["prompt"]["default"].startswith("beautiful scenery") and props["prompt"]["x-multiline"]
     assert props["negative_prompt"]["default"] == "text, watermark"
     assert props["sampler"]["enum"] == SAMPLERS and props["checkpoint"]["enum"][0].endswith(".safetensors")
-    assert props["width"] == {"type": "integer", "minimum": 16, "maximum": 16384, "title": "Empty Latent Image",
-                              "default": 512}  # fmt: skip
+    assert props["width"] == {"type": "integer", "minimum": 16, "maximum": 16384, "title": "Width",
+                              "description": "Empty Latent Image (node 5): width", "default": 512}  # fmt: skip
+    assert props["seed"]["anyOf"][0]["maximum"] == 2**64 - 1  # exact, as the server says
     seed = props["seed"]
     assert seed["default"] == 156680208700286 and {"const": "random"} in seed["anyOf"]
     assert wf["outputs"] == [{"node": "9", "class_type": "SaveImage", "kind": "image", "title": "Save Image"}]
@@ -271,7 +272,7 @@ def test_without_object_info_the_builtin_table_types_the_graph(live: Live) -> No
 def test_a_ui_format_upload_is_converted_and_runs(live: Live) -> None:
     wf = upload(live, "from-ui", SD15_UI)
     assert wf["source"] == "ui" and wf["inputs"]["properties"]["steps"]["default"] == 12  # the primitive's value
-    assert wf["inputs"]["properties"]["prompt"]["title"] == "Positive"
+    assert wf["inputs"]["properties"]["prompt"]["description"] == "Positive (node 6): text"
     task = run(live, "from-ui", {"prompt": "a harbour at dawn", "steps": 3})
     assert task["status"] == "succeeded", task
     graph = received(live)

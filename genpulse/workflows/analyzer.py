@@ -138,7 +138,7 @@ def make_param(name: str, graph: Graph, node_id: str, input_name: str, spec: Nod
         type=kind,
         targets=[Target(node=node_id, input=input_name)],
         default=None if kind == "image" else value,
-        title=title(node),
+        description=f"{title(node) or node['class_type']} (node {node_id}): {input_name}",
         minimum=widget.minimum if widget and kind in ("integer", "number") else None,
         maximum=widget.maximum if widget and kind in ("integer", "number") else None,
         enum=enum,
@@ -193,11 +193,14 @@ def derive(graph: Graph, specs: Mapping[str, NodeSpec]) -> list[Param]:
         if base in taken:
             continue
         if all(p.default == group[0].default and p.type == group[0].type for p in group):
-            params.append(group[0].model_copy(update={"targets": [t for p in group for t in p.targets]}))
+            targets = [t for p in group for t in p.targets]
+            also = f" (and {len(targets) - 1} more)" if len(targets) > 1 else ""
+            params.append(group[0].model_copy(update={"targets": targets, "description": group[0].description + also}))
             continue
         for p in group:
-            name = f"{base}_{slug(p.title or '')}" if p.title else f"{base}_{p.targets[0].node}"
-            if name in taken or sum(1 for q in group if q.title == p.title) > 1:
+            label = title(graph[p.targets[0].node])
+            name = f"{base}_{slug(label)}" if label else f"{base}_{p.targets[0].node}"
+            if name in taken or sum(1 for q in group if title(graph[q.targets[0].node]) == label) > 1:
                 name = f"{base}_{p.targets[0].node}"
             params.append(p.model_copy(update={"name": name}))
             taken.add(name)

@@ -31,10 +31,10 @@ class Param(BaseModel):
     type: ParamType
     targets: list[Target]
     default: Any = None
-    title: str | None = None
+    title: str | None = None  # the form's label; None: from the name
     description: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: int | float | None = None  # ints stay exact (a seed's 2**64 - 1)
+    maximum: int | float | None = None
     enum: list[Any] | None = None
     multiline: bool = False
     random: bool = False  # a seed: the caller may send "random"
@@ -79,8 +79,8 @@ class InputOverride(BaseModel):
     hidden: bool = Field(False, description="Leave the parameter out: the workflow's value is always used.")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=2000)
-    minimum: float | None = Field(None, allow_inf_nan=False)
-    maximum: float | None = Field(None, allow_inf_nan=False)
+    minimum: int | float | None = Field(None, allow_inf_nan=False)
+    maximum: int | float | None = Field(None, allow_inf_nan=False)
     enum: list[str | int | float] | None = Field(None, max_length=1000)
     default: Any = None
     required: bool | None = None

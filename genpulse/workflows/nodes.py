@@ -66,8 +66,8 @@ SCHEDULERS = (
 class Widget:
     name: str
     type: WidgetType
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     options: tuple[Any, ...] | None = None  # COMBO: None when the list is the server's files (unknown here)
     multiline: bool = False
     control: bool = False  # the frontend keeps a "control after generate" value right after it
@@ -246,8 +246,8 @@ def _widget(name: str, spec: Any) -> Widget | None:
     return Widget(
         name,
         kind,
-        float(lo) if isinstance(lo, int | float) else None,
-        float(hi) if isinstance(hi, int | float) else None,
+        lo if isinstance(lo, int | float) and not isinstance(lo, bool) else None,
+        hi if isinstance(hi, int | float) and not isinstance(hi, bool) else None,
         multiline=bool(opts.get("multiline")),
         control=bool(opts.get("control_after_generate")) or (kind == "INT" and name in ("seed", "noise_seed")),
     )

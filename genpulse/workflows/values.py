@@ -92,15 +92,15 @@ def resolve(
 def property_schema(p: Param) -> dict[str, Any]:
     base: dict[str, Any] = {"type": _JSON_TYPES[p.type]}
     if p.minimum is not None:
-        base["minimum"] = int(p.minimum) if p.type == "integer" else p.minimum
+        base["minimum"] = p.minimum
     if p.maximum is not None:
-        base["maximum"] = int(p.maximum) if p.type == "integer" else p.maximum
+        base["maximum"] = p.maximum
     if p.enum is not None:
         base["enum"] = p.enum
     if p.type == "image":
         base["format"] = "genpulse-image"
     schema: dict[str, Any] = {"anyOf": [base, {"const": RANDOM}]} if p.random else base
-    schema["title"] = p.title or p.name
+    schema["title"] = p.title or p.name.replace("_", " ").capitalize()
     description = p.description or (IMAGE_HELP if p.type == "image" else None)
     if p.random:
         description = (description + " " if description else "") + 'Send "random" for a random seed.'
