@@ -17,6 +17,7 @@ import ray
 from deployments.cluster import RayEnvironment
 from deployments.versions import fingerprint, replace_stale
 from genpulse.core.config import AppArgs
+from genpulse.jobs.failover import Handoff
 from genpulse.jobs.task_worker import TaskWorker
 from genpulse.wiring import Wiring
 
@@ -33,6 +34,8 @@ class ProviderWorker:
         self._deploy = deploy
         wiring = Wiring(args, RayEnvironment(args, app_name, start_pool))
         self.worker = TaskWorker(name, provider, wiring.store, wiring.storage, wiring.runner(provider), args.workers)
+        # a task failed over to another provider goes to that provider's pool (the dispatcher is made on first use)
+        self.worker.handoff = Handoff(frozenset(wiring.registry.names()), lambda task: wiring.dispatcher.dispatch(task))
         self._interval = args.workers.reconcile_interval_s
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -78,9 +78,11 @@ class TaskService:
         caller: Principal = OPEN,
         key_scope: str | None = None,
         billed: bool = True,
+        fallbacks: Sequence[str] = (),
     ) -> tuple[Task, bool]:
         """Validate and store a task for ``caller``'s tenant; returns ``(task, created)``; ``created`` is False for
-        an idempotent repeat.
+        an idempotent repeat. ``fallbacks``: providers the task may fail over to (a model alias's further routes),
+        kept where they can run the same params at the same price (``_fallbacks``).
 
         The key is stored in the tenant's own key space (``key_scope`` overrides it: pipelines give their steps
         ``CHILD_SCOPE``, which no caller reaches). A priced task holds its price in the same store write that
@@ -106,7 +108,30 @@ class TaskService:
         billing = self._billing(request.provider, request.task_type, params) if billed else None
         scoped = scoped_key(key_scope or _key_space(tenant), key) if key else None
         task = self._new_task(request.model_copy(update={"params": params}), scoped, caller=caller, billing=billing)
+        task.fallbacks = self._fallbacks(request.provider, request.task_type, params, fallbacks, caller)
         return await self._create(task, caller)
+
+    def _fallbacks(
+        self, provider: str, task_type: str, params: dict[str, Any], names: Sequence[str], caller: Principal
+    ) -> list[str]:
+        """Those of ``names`` a task of ``provider`` can fail over to: configured, in the caller's scopes, taking
+        the same params and priced the same (the hold taken at submit stays right: no credit moves at failover)."""
+        price = self.args.pricing.get(provider, {}).get(task_type)
+        kept: list[str] = []
+        for name in dict.fromkeys(names):
+            if name == provider or name not in self.registry.names():
+                continue
+            other = self.registry.get(name)
+            if not other.is_configured() or self.args.pricing.get(name, {}).get(task_type) != price:
+                continue
+            if caller.key is not None and not caller.key.scopes.allows(name, task_type):
+                continue
+            try:
+                other.validate(task_type, params)
+            except InvalidRequest:
+                continue
+            kept.append(name)
+        return kept
 
     async def _create(self, task: Task, caller: Principal) -> tuple[Task, bool]:
         limit = caller.key.limits.max_concurrent_tasks if caller.key else None

@@ -26,6 +26,7 @@ from genpulse.core.config import WorkersConfig
 from genpulse.core.errors import Conflict, ExecutionError, GenPulseError, NotFound, ProviderTimeout
 from genpulse.core.schemas import Task, TaskError, TaskStatus
 from genpulse.jobs.cancel_sweep import CancelSweep, release
+from genpulse.jobs.failover import Handoff, fail_over, fails_over
 from genpulse.jobs.runners import LeaseLost, Runner
 from genpulse.media.storage import Storage
 from genpulse.media.storage.owned import OwnedStorage
@@ -59,6 +60,8 @@ class _Context:
 
 
 class TaskWorker:
+    handoff: Handoff | None = None  # set by the host's wiring; None: a refused task is not failed over from here
+
     def __init__(
         self,
         name: str,
@@ -247,17 +250,24 @@ class TaskWorker:
         return t
 
     async def _settle(self, task: Task, result: dict[str, Any] | None, error: GenPulseError | None) -> None:
+        """Write how the run ended: succeeded, failed, queued again for a retry, or (a refusal of a task with
+        further routes: ``jobs/failover.py``) queued at its next route's provider, handed to that provider's pool."""
         now = self._clock()
         retry_in: float | None = None
-        if error is not None and error.retryable and task.attempts < self.config.max_attempts:
-            retry_in = self._backoff(task.attempts, error.retry_after)
+        tried = task.attempts - (task.route_attempts[-1].attempts if task.route_attempts else 0)  # on this route
+        if error is not None and error.retryable and tried < self.config.max_attempts:
+            retry_in = self._backoff(tried, error.retry_after)
+        failover = result is None and error is not None and fails_over(error)
 
         def finish(t: Task) -> Task | None:
             if t.is_terminal or t.owner != self.incarnation:
                 return None
+            route = self._next_route(t) if failover and t.provider_task_id is None else None
             if result is not None:
                 t.status, t.result, t.progress, t.finished_at = TaskStatus.succeeded, result, 100.0, now
                 t.error = None
+            elif route is not None and error is not None:
+                return fail_over(t, route, error, now)
             elif retry_in is not None:
                 t.status, t.not_before = TaskStatus.queued, now + retry_in
                 t.error = TaskError.model_validate(error.to_dict()) if error else None
@@ -274,10 +284,26 @@ class TaskWorker:
             for asset in result.get("assets", []):
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.storage.delete, asset["id"])
+        if written is not None and written.provider != task.provider:
+            await self._hand_off(written, task.provider)
+            return
         if written is not None:
             self._count(written)
         if written is not None and retry_in is not None:
             self._later(task.id, retry_in)
+
+    def _next_route(self, t: Task) -> str | None:
+        return self.handoff.next_route(t) if self.handoff is not None else None
+
+    async def _hand_off(self, t: Task, left: str) -> None:
+        attempt = t.route_attempts[-1]
+        log.info("task %s: %s refused it (%s); failed over to %s", t.id, left, attempt.error.type, t.provider)
+        metrics.TASKS.record(1, provider=left, task_type=t.task_type, status="failed_over")
+        try:
+            assert self.handoff is not None  # _next_route found a route only with one
+            await self.handoff.dispatch(t)
+        except Exception:  # the task is queued in the store: the new provider's reconcile adopts it
+            log.warning("task %s: hand-off to %s failed; left for reconcile", t.id, t.provider, exc_info=True)
 
     def _count(self, t: Task) -> None:
         status = "retrying" if t.status == TaskStatus.queued else t.status.value

@@ -11,6 +11,10 @@ vendor's own error envelope (``classify`` recognised it: a documented code, rate
 a request that never left, or an error status that proxies do not invent (4xx but 408). Anything else — a bare
 502/503/504 or 408, a read timeout, a reset connection, an unreadable 2xx — may hide a job the vendor created:
 the vendor runner never resubmits after one of those without asking the vendor first.
+
+``fails_over`` narrows ``refused`` to what another account may take: the vendor, or this account at it, refused
+(unreachable, rate limited, a server error, out of credit, credentials refused), not the request itself (its
+params, its content).
 """
 
 from __future__ import annotations
@@ -75,6 +79,15 @@ def refused(exc: BaseException) -> bool:
     """Whether ``exc`` proves the vendor did not take the request (only errors marked so by ``mark``)."""
     details = getattr(exc, "details", None)
     return isinstance(details, dict) and details.get("refused") is True
+
+
+_ACCOUNT_REFUSALS = (ProviderRateLimited, ProviderServerError, ProviderTimeout, InsufficientBalance, ProviderAuthError)
+
+
+def fails_over(exc: BaseException) -> bool:
+    """Whether ``exc`` proves the vendor did not take the request for a reason of the vendor or this account (see
+    the module docstring): the next route of a model alias, another account, may take it."""
+    return refused(exc) and isinstance(exc, _ACCOUNT_REFUSALS)
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -8,6 +8,8 @@ has a ``provider_task_id`` resumes polling. Rules that keep us from paying twice
 - a submit is sent again only when the vendor surely refused it (its own error envelope, or a request that
   never left: ``genpulse.providers.http.refused``); refusals are retried in place (rate limits until the
   deadline, server errors for the provider's ``submit_retry_budget_s``) and do not use up the task's attempts;
+  but a task with ``fallbacks`` (a model alias's further routes) raises a refusal of the vendor or of this
+  account (``http.fails_over``) at once, and its worker moves it to the next route;
 - anything else (a bare 502/504, a read timeout, a lost worker, a store that could not record the job id)
   leaves the mark, and the submit is reconciled, never blindly repeated: a vendor that looks jobs up by our id
   (``finds_by_ref``) is asked (for an earlier run's submit, "no job" counts only once that submit must have
@@ -46,7 +48,7 @@ from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
-from genpulse.providers.http import public_message, refused
+from genpulse.providers.http import fails_over, public_message, refused
 from genpulse.providers.job_slots import JobSlot
 
 log = logging.getLogger("genpulse.vendor")
@@ -201,7 +203,7 @@ class VendorRunner:
                     if found is not None:
                         return found
                 await self._clear_mark(ctx)
-                if not error.retryable:
+                if not error.retryable or (task.fallbacks and fails_over(error)):  # the task worker fails over
                     raise error from None
                 refusals += 1
                 delay = max(error.retry_after or 0.0, min(30.0, 0.5 * 2**refusals))

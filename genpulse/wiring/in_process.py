@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from genpulse.core.config import AppArgs
 from genpulse.diffusion.diffusion_runner import lazy_engine_generate
 from genpulse.jobs.dispatch import LocalDispatcher
+from genpulse.jobs.failover import Handoff
 from genpulse.jobs.runners import Generate
 from genpulse.jobs.service import TaskService
 from genpulse.jobs.task_worker import TaskWorker
@@ -61,10 +62,13 @@ class LocalRuntime:
 def build_local(args: AppArgs, *, store: TaskStore | None = None, generate: Generate | None = None) -> LocalRuntime:
     env = InProcessEnvironment(store=store, generate=generate or lazy_engine_generate(args.diffusion))
     wiring = Wiring(args, env)
+    handoff = Handoff(frozenset(wiring.registry.names()), lambda task: wiring.dispatcher.dispatch(task))
     for name in wiring.registry.names():
         runner = wiring.runner(name)
         env.workers[name] = [
             TaskWorker(f"local-{name}-{i}", name, wiring.store, wiring.storage, runner, args.workers)
             for i in range(args.workers.pool_size)
         ]
+        for worker in env.workers[name]:
+            worker.handoff = handoff
     return LocalRuntime(wiring.service, env.workers, env.limiters, wiring)

@@ -4,7 +4,9 @@ model (``tiny``: text-to-image, ``tiny-video``: text-to-video), and how an alias
 A model is listed, and can be used, when its provider is registered and configured and the caller's key may
 submit its task type; any other name is a 404 ``model_not_found``. Config aliases win over built-ins of the same
 name.
-An alias with ``routes`` picks one per request: the usable routes of the lowest priority, by weight.
+An alias with ``routes`` picks one per request: the usable routes of the lowest priority, by weight. The other
+usable routes, by priority, then weight, are the request's fallbacks (``Model.fallbacks``): where its task fails
+over to when its provider surely refuses it (``genpulse.jobs.failover``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Model:
     id: str
     alias: ModelAlias
     provider: Provider
+    fallbacks: tuple[str, ...] = ()  # further usable routes' providers, in failover order
 
     @property
     def kind(self) -> str:
@@ -87,6 +90,13 @@ def pick(alias: ModelAlias, registry: Registry, caller: Principal, rng: random.R
     return (rng or random.Random()).choices(group, weights=[r.weight for r, _ in group])[0][1]
 
 
+def fallbacks(alias: ModelAlias, picked: Provider, registry: Registry, caller: Principal) -> tuple[str, ...]:
+    """The usable routes but ``picked``, in failover order: by priority, then the heavier first."""
+    usable = [r for r in alias.targets() if _usable(alias, r, registry, caller) is not None]
+    ordered = sorted(usable, key=lambda r: (r.priority, -r.weight))  # stable: config order among equals
+    return tuple(dict.fromkeys(r.provider for r in ordered if r.provider != picked.name))
+
+
 def usable(args: AppArgs, registry: Registry, caller: Principal) -> list[Model]:
     found = ((name, alias, pick(alias, registry, caller)) for name, alias in aliases(args, registry).items())
     return [Model(name, alias, provider) for name, alias, provider in sorted(found, key=lambda f: f[0]) if provider]
@@ -107,7 +117,7 @@ def resolve(
     if alias is None or provider is None:
         raise OpenAIError(404, f"The model {name!r} does not exist or you do not have access to it.",
                           param="model", code="model_not_found")  # fmt: skip
-    model = Model(name, alias, provider)
+    model = Model(name, alias, provider, fallbacks(alias, provider, registry, caller))
     if kind is not None and model.kind != kind:
         raise OpenAIError(400, f"model {name!r} makes {model.kind}s, not {kind}s", param="model",
                           code="unsupported_model")  # fmt: skip

@@ -64,7 +64,7 @@ async def generate_images(
     model = catalog.resolve(body.model, svc.args, svc.registry, caller, kind="image")
     given = body.model_dump(include={"prompt", "n", "size", "quality", "style"})
     task = task_request(model, model.task_type(False), given, fps=svc.args.diffusion.fps, metadata=_user(body.user))
-    return await _answer(request, caller, task, idempotency_key, body.response_format)
+    return await _answer(request, caller, task, idempotency_key, body.response_format, model.fallbacks)
 
 
 _EDIT_FIELDS = {"image", "prompt", "model", "n", "size", "response_format", "user", "quality", "style"}
@@ -96,7 +96,7 @@ async def edit_image(
     asset_id = await save_image(request, caller, image, "image")
     given = {"prompt": prompt, "n": n, "size": size, "quality": quality, "style": style, "image": asset_id}
     task = task_request(found, task_type, given, fps=svc.args.diffusion.fps, metadata=_user(user))
-    return await _answer(request, caller, task, idempotency_key, response_format)
+    return await _answer(request, caller, task, idempotency_key, response_format, found.fallbacks)
 
 
 async def save_image(request: Request, caller: Principal, upload: UploadFile, param: str) -> str:
@@ -118,9 +118,14 @@ def _user(user: str | None) -> dict[str, Any]:
 
 
 async def _answer(
-    request: Request, caller: Principal, body: TaskRequest, key: str | None, response_format: ResponseFormat
+    request: Request,
+    caller: Principal,
+    body: TaskRequest,
+    key: str | None,
+    response_format: ResponseFormat,
+    fallbacks: tuple[str, ...],
 ) -> ImagesResponse:
-    task = await run_to_end(request, caller, body, key)
+    task = await run_to_end(request, caller, body, key, fallbacks)
     assets = [a for a in (task.result or {}).get("assets", []) if str(a.get("content_type", "")).startswith("image/")]
     if response_format == "url":
         data = [ImageData(url=absolute_url(request, a["url"])) for a in assets]
@@ -131,12 +136,14 @@ async def _answer(
     return ImagesResponse(created=int(task.created_at), data=data)
 
 
-async def run_to_end(request: Request, caller: Principal, body: TaskRequest, key: str | None) -> Task:
+async def run_to_end(
+    request: Request, caller: Principal, body: TaskRequest, key: str | None, fallbacks: tuple[str, ...] = ()
+) -> Task:
     """Submit and wait (a long-lived slot, taken before the submit: a refused request stores nothing)."""
     svc = service_of(request)
     wait = svc.args.server.max_wait_s
     with long_lived_of(request).take("wait"):
-        task, _ = await svc.submit(body, key, caller=caller)
+        task, _ = await svc.submit(body, key, caller=caller, fallbacks=fallbacks)
         task = await svc.get(task.id, wait, tenant=caller.tenant())
     if not task.is_terminal:
         raise OpenAIError(504, f"task {task.id} is still {task.status.value} after {wait:g} s; poll GET "

@@ -116,7 +116,7 @@ async def create_video(
     meta = {"seconds": str(body.seconds) if body.seconds else None, "size": body.size, "prompt": body.prompt}
     task_type = model.task_type(image is not None)
     request_ = task_request(model, task_type, given, fps=svc.args.diffusion.fps, metadata=meta)
-    task, _ = await svc.submit(request_, idempotency_key, caller=caller)
+    task, _ = await svc.submit(request_, idempotency_key, caller=caller, fallbacks=model.fallbacks)
     return video_of(task)
 
 
