@@ -176,6 +176,10 @@ class Registry:
         """The providers that have a rate limiter (one per provider, shared by the cluster)."""
         return [p for n, p in sorted(self._providers.items()) if self._entries[n].rate_limited]  # type: ignore[misc]
 
+    def diffusion_provider(self) -> str | None:
+        """The provider whose tasks run on the app's DiffusionDeployment (its models get built-in aliases)."""
+        return next((name for name, e in self._entries.items() if e.needs_diffusion), None)
+
     def needs_diffusion(self) -> bool:
         """Whether any enabled provider runs on the app's DiffusionDeployment."""
         return any(e.needs_diffusion for e in self._entries.values())

@@ -23,7 +23,6 @@ from genpulse.providers.provider import Provider
 from genpulse.providers.registry import Registry
 from genpulse.tenants.auth import Principal
 
-LOCAL = "diffusers"
 _FIRST_TASK = {"image": "text-to-image", "video": "text-to-video"}
 WITH_IMAGE = {"text-to-image": "image-to-image", "text-to-video": "image-to-video"}  # the same alias, given an image
 
@@ -60,11 +59,12 @@ class Model:
 
 def aliases(args: AppArgs, registry: Registry) -> dict[str, ModelAlias]:
     builtin: dict[str, ModelAlias] = {}
-    if LOCAL in registry.names():
+    local = registry.diffusion_provider()
+    if local is not None:
         for name, spec in ModelCatalog(args.diffusion).describe().items():
             kind = str(spec["kind"])
             builtin[name] = ModelAlias(
-                provider=LOCAL, task_type=_FIRST_TASK[kind], params={"model": name}, description=f"local {kind}"
+                provider=local, task_type=_FIRST_TASK[kind], params={"model": name}, description=f"local {kind}"
             )
     return builtin | args.models
 
