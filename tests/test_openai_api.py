@@ -137,6 +137,33 @@ def test_images_edit(app: RunningApp) -> None:
     assert bad.value.code == "unsupported_parameter" and bad.value.param == "mask"
 
 
+def test_bodies_over_the_limit_are_413_in_openai_shape(app: RunningApp) -> None:
+    """`server.max_body_bytes` (1 MiB here): with or without a Content-Length, on the OpenAI routes the 413 is
+    OpenAI's error, as their other errors are; the rest of the API keeps its own envelope."""
+    big = png(8, 8, 1) + b"\0" * (1 << 20)
+    with pytest.raises(openai.APIStatusError) as err:
+        client(app).images.edit(model="tiny", image=("big.png", big, "image/png"), prompt="x")
+    assert err.value.status_code == 413 and err.value.code == "payload_too_large"
+    assert err.value.type == "invalid_request_error" and err.value.response.headers["x-should-retry"] == "false"
+    with pytest.raises(openai.APIStatusError) as err:
+        client(app).videos.create(model="tiny-video", prompt="x", input_reference=("big.png", big, "image/png"))
+    assert err.value.status_code == 413 and err.value.code == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused while it is read
+        yield b'{"model": "tiny", "prompt": "'
+        for _ in range(20):
+            yield b"x" * 65536
+        yield b'"}'
+
+    for path in ("/v1/images/generations", "/v1/videos"):
+        r = httpx.post(f"{app.url}{path}", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == {"message": "request body exceeds 1048576 bytes", "type": "invalid_request_error",
+                                     "param": None, "code": "payload_too_large"}  # fmt: skip
+    r = httpx.post(f"{app.url}/v1/tasks", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["type"] == "payload_too_large"
+
+
 def test_videos(app: RunningApp) -> None:
     c = client(app)
     video = c.videos.create(model="tiny-video", prompt="waves", seconds="4", size="64x64")  # type: ignore[arg-type]

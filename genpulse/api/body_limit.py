@@ -1,4 +1,8 @@
-"""BodyLimit: refuse request bodies over a size with 413, whether or not they announce a Content-Length."""
+"""BodyLimit: refuse request bodies over a size with 413, whether or not they announce a Content-Length.
+
+The 413 is in GenPulse's error envelope, or in OpenAI's on the OpenAI-compatible routes
+(``genpulse.api.openai.errors.PATHS``), as their other errors are.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genpulse.api.error_responses import error_body
+from genpulse.api.openai import errors as openai_errors
 
 
 class _TooLarge(HTTPException):
@@ -28,7 +33,7 @@ class BodyLimit:
         max_bytes = self.max_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
-                await self._refuse(send, max_bytes)
+                await self._refuse(scope, receive, send, max_bytes)
                 return
         seen = 0
         started = False
@@ -51,9 +56,12 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send, max_bytes)
+                await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, send: Send, max_bytes: int) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        if scope["path"].startswith(openai_errors.PATHS):
+            await openai_errors.error_response(openai_errors.too_large(max_bytes))(scope, receive, send)
+            return
         message = f"request body exceeds {max_bytes} bytes"
         body = json.dumps(error_body("payload_too_large", message, {"max_bytes": max_bytes})).encode()
         await send(

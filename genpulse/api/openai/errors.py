@@ -4,7 +4,9 @@
 caller's key) raise into that shape, so the rest of the API keeps GenPulse's own envelope. ``code`` is GenPulse's
 error type (``not_found``, ``insufficient_credits``, ...) or one of this package's codes (``model_not_found``,
 ``unsupported_parameter``, ``task_timeout``, ``task_failed``). Every error but 429 and 503 carries
-``x-should-retry: false``: the SDKs retry 5xx by default, and a retried generation is a second job.
+``x-should-retry: false``: the SDKs retry 5xx by default, and a retried generation is a second job. A body over
+``server.max_body_bytes`` is refused before any route runs (``genpulse.api.body_limit``); on the paths under
+``PATHS`` it is ``too_large``'s 413 in this shape too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from genpulse.core.errors import GenPulseError
 
 _TYPES = {401: "authentication_error", 402: "insufficient_quota", 403: "permission_error", 429: "rate_limit_error"}
 _RETRYABLE = (429, 503)
+_HTTP_CODES = {413: "payload_too_large"}  # Starlette HTTPExceptions raised under a route (the body limit mid-read)
+PATHS = ("/v1/models", "/v1/images/", "/v1/videos")  # where this package's routes live
 
 
 class OpenAIError(Exception):
@@ -46,6 +50,10 @@ def error_response(exc: OpenAIError, retry_after: float | None = None) -> JSONRe
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="genpulse"'
     return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+def too_large(max_bytes: int) -> OpenAIError:
+    return OpenAIError(413, f"request body exceeds {max_bytes} bytes", code="payload_too_large")
 
 
 def from_genpulse(exc: GenPulseError) -> OpenAIError:
@@ -90,6 +98,8 @@ class OpenAIRoute(APIRoute):
             except RequestValidationError as exc:
                 return error_response(from_validation(exc))
             except StarletteHTTPException as exc:
-                return error_response(OpenAIError(exc.status_code, str(exc.detail)))
+                return error_response(
+                    OpenAIError(exc.status_code, str(exc.detail), code=_HTTP_CODES.get(exc.status_code))
+                )
 
         return route
