@@ -101,3 +101,7 @@ class ActorLimiter:
 
     async def report_429(self, retry_after: float | None = None) -> None:
         await self._call("report_429", retry_after)
+
+    async def stats(self) -> dict[str, Any]:
+        """``RateLimiter.stats`` of the actor: rates, calls and slots in use, waiters, 429s."""
+        return await self._call("stats")

@@ -135,6 +135,7 @@ def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tu
     try:
         with httpx.Client(base_url=ray_serve.base_url, timeout=120) as client:
             ids = submit_and_wait_for_vendor_jobs(client, 3)
+            system_report_reaches_the_actors(client)
             serve.delete("genpulse")
             args["providers"]["kling"]["timeout_s"] = 20  # a config change the running workers must get
             deploy(args)
@@ -153,6 +154,17 @@ def test_app_redeployed_mid_job(ray_serve: RaySession, tmp_path: Path, kling: tu
         wait_for(lambda: ray.get(limiter.stats.remote())["rps"] == 7, 60, 0.2, "the deployed rps")
     finally:
         serve.delete("genpulse")
+
+
+def system_report_reaches_the_actors(client: httpx.Client) -> None:
+    """``GET /v1/admin/system`` (auth off: the caller is the admin) gathers the 3 running vendor jobs from the kling
+    limiter actor (their job slots) and from the kling worker actor (the tasks it drives)."""
+    report = client.get("/v1/admin/system")
+    assert report.status_code == 200, report.text
+    kling = next(p for p in report.json()["providers"] if p["provider"] == "kling")
+    assert kling["limiter"]["jobs_held"] == 3 and kling["limiter"]["max_concurrent_jobs"] == 10, kling
+    assert [(w["name"], w["in_flight"]) for w in kling["workers"]] == [("genpulse-worker-kling-0", 3)], kling
+    assert kling["running"] == 3 and report.json()["store"] == "ActorTaskStore"
 
 
 def limits_cli_changes_the_running_limiter(namespace: str) -> None:

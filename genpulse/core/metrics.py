@@ -176,3 +176,6 @@ class MeteredLimiter:
     async def report_429(self, retry_after: float | None = None) -> None:
         LIMITER_429.record(1, provider=self._provider)
         await self._inner.report_429(retry_after)
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._inner.stats()

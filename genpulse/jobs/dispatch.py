@@ -8,11 +8,13 @@ once; if it is lost, a worker's reconcile adopts the task); it gets each provide
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from genpulse.core.schemas import Task
+from genpulse.jobs.system import WorkerStats, worker_stats
 from genpulse.jobs.task_worker import TaskWorker
 
 
@@ -22,6 +24,10 @@ class Dispatcher(Protocol):
     async def dispatch(self, task: Task) -> None: ...
 
     async def cancel(self, task: Task) -> None: ...
+
+    async def pool_stats(self) -> dict[str, list[WorkerStats]]:
+        """Each provider's workers and the tasks each drives now (a worker that does not answer: its error)."""
+        ...
 
 
 def pick(items: Sequence[Any], task_id: str) -> Any:
@@ -38,6 +44,12 @@ class LocalDispatcher:
     async def cancel(self, task: Task) -> None:
         for worker in self.workers.get(task.provider, ()):
             await worker.cancel(task.id)
+
+    async def pool_stats(self) -> dict[str, list[WorkerStats]]:
+        return {
+            provider: [WorkerStats(name=w.name, in_flight=len(w.in_flight())) for w in workers]
+            for provider, workers in self.workers.items()
+        }
 
 
 class PoolDispatcher:
@@ -64,6 +76,19 @@ class PoolDispatcher:
     async def cancel(self, task: Task) -> None:
         for actor in self.pool(task.provider):
             actor.cancel.remote(task.id)
+
+    async def pool_stats(self) -> dict[str, list[WorkerStats]]:
+        async def pool(provider: str) -> list[WorkerStats]:
+            try:
+                actors = self.pool(provider)
+            except Exception as exc:  # the pool could not be got or made
+                return [WorkerStats(name=provider, error=f"{type(exc).__name__}: {exc}"[:300])]
+            return list(
+                await asyncio.gather(*(worker_stats(f"{provider}[{i}]", a.ping.remote) for i, a in enumerate(actors)))
+            )
+
+        stats = await asyncio.gather(*(pool(p) for p in self.providers))
+        return dict(zip(self.providers, stats, strict=True))
 
     async def ping(self) -> None:
         for provider in self.providers:

@@ -20,6 +20,7 @@ from genpulse.core.config import AppArgs
 from genpulse.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, ProviderNotConfigured
 from genpulse.core.schemas import DEFAULT_TENANT, Asset, Task, TaskRequest, TaskStatus, new_id, now
 from genpulse.jobs.dispatch import Dispatcher
+from genpulse.jobs.system import SystemReport, system_report
 from genpulse.media.inputs import asset_ids
 from genpulse.media.storage import AssetContent, Storage, content_of
 from genpulse.providers.registry import Registry
@@ -63,6 +64,7 @@ class TaskService:
     registry: Registry
     dispatcher: Dispatcher
     checks: dict[str, Check] = field(default_factory=dict)
+    limiters: Callable[[], dict[str, object]] = dict  # the rate-limited providers' limiters, by provider
     tenants: TenantService = field(init=False)
     workflows: WorkflowService = field(init=False)
 
@@ -331,6 +333,17 @@ class TaskService:
     def provider_schemas(self, name: str) -> dict[str, Any]:
         provider = self.registry.get(name)
         return {"provider": provider.name, "task_types": provider.schemas()}
+
+    async def system(self) -> SystemReport:
+        """Each provider's limiter, worker pool and open queue, and the storage backend (the admin's System page)."""
+        return await system_report(
+            self.registry.names(),
+            self.limiters(),
+            self.dispatcher.pool_stats(),
+            self.queue_stats(),
+            self.args.storage,
+            type(self.store).__name__,
+        )
 
     async def readiness(self) -> dict[str, str]:
         """Run every check; returns ``{name: "ok" | error}``."""

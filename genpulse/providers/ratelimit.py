@@ -295,6 +295,7 @@ class RateLimiter:
             "jobs_expired": self.jobs_expired,
             "job_ttl_s": self.job_ttl_s,
             "restarted": self.was_restarted,
+            "window_calls": len(self._grants),  # calls granted in the current sliding window
             "waiting_requests": len(self._requests),
             "waiting_jobs": len(self._jobs),
             "throttled_429": self.throttled_429,

@@ -67,7 +67,13 @@ class Wiring:
         """The process's one TaskService (routes, handles and pipeline steps all use it)."""
         if self._service is None:
             self._service = TaskService(
-                self.args, self.store, self.storage, self.registry, self.dispatcher, checks=self._checks()
+                self.args,
+                self.store,
+                self.storage,
+                self.registry,
+                self.dispatcher,
+                checks=self._checks(),
+                limiters=lambda: {p.name: self.limiter(p) for p in self.registry.rate_limited() if p.is_configured()},
             )
         return self._service
 

@@ -1,4 +1,5 @@
-"""The admin API: tenants, their API keys and credits. Every route needs the admin key (``auth.admin_key``)."""
+"""The admin API: tenants, their API keys and credits; every tenant's tasks; the system report (limiters, worker
+pools, storage). Every route needs the admin key (``auth.admin_key``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genpulse.api.caller import admin_only
 from genpulse.api.routes import service_of
+from genpulse.core.schemas import TaskPage, TaskPublic, TaskStatus
+from genpulse.jobs.system import SystemReport
 from genpulse.tenants.admin import CreatedKey, UsageReport
 from genpulse.tenants.models import ApiKeyPublic, KeyLimits, KeyScopes, TenantView
 
@@ -96,3 +99,33 @@ async def tenant_usage(tenant_id: str, request: Request) -> UsageReport:
     tenants = service_of(request).tenants
     await tenants.tenant(tenant_id)  # 404 for an unknown tenant
     return await tenants.usage(tenant_id)
+
+
+@router.get("/v1/admin/tasks", response_model=TaskPage)
+async def list_all_tasks(
+    request: Request,
+    status: TaskStatus | None = None,
+    provider: str | None = None,
+    tenant: Annotated[str | None, Query(description="Only this tenant's tasks.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> TaskPage:
+    """Every tenant's tasks, newest first, each with its `tenant_id`; filters as on `GET /v1/tasks`."""
+    tasks, next_cursor = await service_of(request).list(
+        status=status, provider=provider, tenant=tenant, limit=limit, cursor=cursor
+    )
+    return TaskPage(data=[t.public() for t in tasks], next_cursor=next_cursor)
+
+
+@router.get("/v1/admin/tasks/{task_id}", response_model=TaskPublic)
+async def get_any_task(task_id: str, request: Request) -> TaskPublic:
+    """Any tenant's task."""
+    return (await service_of(request).get(task_id)).public()
+
+
+@router.get("/v1/admin/system", response_model=SystemReport)
+async def system(request: Request) -> SystemReport:
+    """Per provider: its rate limiter (calls in the window and waiting, job slots held and waiting, vendor 429s),
+    its worker pool (tasks each worker drives now) and its open queue; the storage backend and the task store.
+    A limiter or worker that does not answer in 3 s shows its error instead."""
+    return await service_of(request).system()

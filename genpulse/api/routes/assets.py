@@ -1,5 +1,5 @@
 """Asset routes: metadata, upload (multipart, type sniffed from the bytes), content (bytes or a 307 to S3), and
-small JPEG thumbnails of images (``genpulse.media.thumbnail``)."""
+small JPEG thumbnails of images and videos (``genpulse.media.thumbnail``)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def get_asset_content(asset_id: str, request: Request, caller: Caller) -> 
     response_class=Response,
     responses={
         200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-        415: {"model": ErrorEnvelope, "description": "Not an image"},
+        415: {"model": ErrorEnvelope, "description": "Neither an image nor a video this host can decode"},
     },
 )
 async def get_asset_thumbnail(
@@ -60,7 +60,8 @@ async def get_asset_thumbnail(
     caller: Caller,
     size: Annotated[int, Query(ge=16, le=1024, description="Longest side in pixels.")] = 256,
 ) -> Response:
-    """A small JPEG of an image asset (at most `size` pixels a side), for galleries; `415` for other types."""
+    """A small JPEG of an image asset, or of a video's first frame (at most `size` pixels a side), for galleries;
+    `415` for other types, and for videos where the ingress has no decoder (PyAV)."""
     svc = service_of(request)
 
     def make() -> bytes:

@@ -9,7 +9,7 @@ import * as system from "./pages/system.js";
 import * as task from "./pages/task.js";
 
 const PAGES = {
-  queue: { module: queue, title: "Queue", roles: ["tenant"] },
+  queue: { module: queue, title: "Queue", roles: ["tenant", "admin"] },
   task: { module: task, roles: ["tenant"] },
   gallery: { module: gallery, title: "Gallery", roles: ["tenant"] },
   submit: { module: submit, title: "Submit", roles: ["tenant"] },

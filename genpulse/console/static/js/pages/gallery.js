@@ -1,5 +1,5 @@
 // Gallery: every output of the caller's succeeded tasks as a thumbnail grid, newest first, loaded page by page
-// as it scrolls into view; filter by provider and date; a click opens the task.
+// as it scrolls into view (videos as their poster frame); filter by provider and date; a click opens the task.
 import { get } from "../api.js";
 import { h, showError } from "../dom.js";
 import { assetElement } from "../media.js";
@@ -43,9 +43,13 @@ export async function render(main) {
       for (const task of page.data) {
         const at = task.finished_at || task.created_at;
         if (at < filters.from || at >= filters.to) continue;
-        for (const asset of (task.result && task.result.assets) || []) {
-          grid.append(h("a", { href: `#/task/${encodeURIComponent(task.id)}`, title: `${task.id}: ${task.params.prompt || ""}` },
-            assetElement(asset, { thumbnail: true })));
+        const result = task.result || {};
+        const poster = result.poster || null;  // a video's poster frame: shown on the video's tile, not on its own
+        for (const asset of result.assets || []) {
+          if (poster && asset.id === poster.id) continue;
+          const video = (asset.content_type || "").startsWith("video/");
+          grid.append(h("a", { href: `#/task/${encodeURIComponent(task.id)}`, title: `${task.id}: ${task.params.prompt || ""}`,
+            "data-asset": asset.id }, assetElement(asset, { thumbnail: true, poster: video ? poster : null })));
           shown += 1;
         }
       }

@@ -1,11 +1,18 @@
-// Queue: the caller's tasks, newest first, filtered and paged, kept live by GET /v1/events.
+// Queue: the caller's tasks, newest first, filtered and paged, kept live by GET /v1/events. For the admin key:
+// every tenant's tasks (GET /v1/admin/tasks) with a tenant column, kept live by polling (no cross-tenant stream).
 import { follow, get } from "../api.js";
 import { age, h, progressBar, showError, statusBadge } from "../dom.js";
 
 const STATUSES = ["", "queued", "running", "succeeded", "failed", "canceled"];
+const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
 const PAGE = 50;
+const POLL_MS = 2000;
+const COLUMN = { Task: "c-id", Tenant: "c-tenant", Status: "c-status", Progress: "c-progress", Age: "c-age" };
 
-export async function render(main) {
+export async function render(main, ctx) {
+  const admin = ctx.role === "admin";
+  const list = admin ? "/v1/admin/tasks" : "/v1/tasks";
+  const one = (id) => `${admin ? "/v1/admin/tasks" : "/v1/tasks"}/${encodeURIComponent(id)}`;
   const rows = new Map();  // task id -> { task, tr }
   const filters = { status: "", provider: "", text: "" };
   let cursor = null;
@@ -18,14 +25,14 @@ export async function render(main) {
     h("option", { value: "" }, "any provider"));
   const search = h("input", { type: "search", placeholder: "Search id or prompt", "aria-label": "Search",
     oninput: (e) => { filters.text = e.target.value.trim().toLowerCase(); applySearch(); } });
+  const heads = ["Task", ...(admin ? ["Tenant"] : []), "Provider", "Type", "Status", "Progress", "Age"];
+  const hidden = new Set(["Type", "Progress", ...(admin ? ["Provider"] : [])]);  // on phones
   main.append(
     h("h1", {}, "Queue"),
     h("div", { class: "filters" }, statusSelect, providerSelect, search, count),
     h("table", { id: "queue" },
-      h("colgroup", {}, h("col", { class: "c-id" }), h("col"), h("col", { class: "hide-sm" }), h("col", { class: "c-status" }),
-        h("col", { class: "c-progress hide-sm" }), h("col", { class: "c-age" })),
-      h("thead", {}, h("tr", {}, ["Task", "Provider", "Type", "Status", "Progress", "Age"].map((t, i) =>
-        h("th", { class: i === 2 || i === 4 ? "hide-sm" : null }, t)))),
+      h("colgroup", {}, heads.map((t) => h("col", { class: [COLUMN[t], hidden.has(t) ? "hide-sm" : ""].join(" ").trim() || null }))),
+      h("thead", {}, h("tr", {}, heads.map((t) => h("th", { class: hidden.has(t) ? "hide-sm" : null }, t)))),
       tbody),
     h("p", {}, more));
 
@@ -47,6 +54,11 @@ export async function render(main) {
   }
 
   function row(task) {
+    if (admin) {  // the task page is the tenant's: the admin sees the row only
+      const tr = h("tr", { "data-id": task.id });
+      fill(tr, task);
+      return tr;
+    }
     const open = () => { location.hash = `#/task/${encodeURIComponent(task.id)}`; };
     const tr = h("tr", { class: "row", tabindex: 0, "data-id": task.id, onclick: open,
       onkeydown: (e) => { if (e.key === "Enter") open(); } });
@@ -58,7 +70,8 @@ export async function render(main) {
     tr.dataset.status = task.status;
     tr.replaceChildren(
       h("td", { class: "mono", title: task.id }, task.id),
-      h("td", {}, task.provider),
+      admin ? h("td", { class: "mono tenant", title: task.tenant_id }, task.tenant_id) : null,
+      h("td", { class: admin ? "hide-sm" : null }, task.provider),
       h("td", { class: "hide-sm" }, task.task_type),
       h("td", {}, statusBadge(task.status)),
       h("td", { class: "hide-sm" }, progressBar(task.status === "succeeded" ? 100 : task.progress)),
@@ -86,7 +99,7 @@ export async function render(main) {
     if (filters.provider) query.provider = filters.provider;
     if (cursor) query.cursor = cursor;
     try {
-      const page = await get("/v1/tasks", query);
+      const page = await get(list, query);
       for (const task of page.data) upsert(task, false);
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -110,15 +123,49 @@ export async function render(main) {
     if (pending.has(event.task_id)) return;
     pending.add(event.task_id);
     try {
-      upsert(await get(`/v1/tasks/${encodeURIComponent(event.task_id)}`), true);
+      upsert(await get(one(event.task_id)), true);
       applySearch();
     } catch { /* deleted by retention meanwhile */ } finally {
       pending.delete(event.task_id);
     }
   }
 
-  const stop = follow("/v1/events", onEvent);
-  const fallback = setTimeout(() => { if (!loaded) { loaded = true; load(true); } }, 3000);  // no stream (503)
+  // The admin's queue: new tasks and changes come from polling the first page and the open (queued, running)
+  // tasks; a loaded row still open that neither shows is read again by id.
+  async function poll() {
+    const query = (extra) => ({ limit: 200, ...(filters.provider ? { provider: filters.provider } : {}), ...extra });
+    const pages = await Promise.all([get(list, { ...query({}), limit: PAGE, ...(filters.status ? { status: filters.status } : {}) }),
+      get(list, query({ status: "queued" })), get(list, query({ status: "running" }))]);
+    const newest = [...pages[0].data].reverse();  // oldest first, so each new one goes on top in order
+    for (const task of newest) upsert(task, !rows.has(task.id));
+    const open = new Set();
+    for (const task of [...pages[1].data, ...pages[2].data]) {
+      open.add(task.id);
+      if (rows.has(task.id)) upsert(task, false);
+    }
+    const complete = !pages[1].next_cursor && !pages[2].next_cursor;
+    const stale = [...rows.values()].filter(({ task }) => !TERMINAL.has(task.status) && !open.has(task.id));
+    if (complete) {
+      for (const { task } of stale.slice(0, 20)) upsert(await get(one(task.id)), false);
+    }
+    applySearch();
+  }
+
+  let stop;
+  let fallback = null;
+  if (admin) {
+    await load(true);
+    let polling = false;
+    const timer = setInterval(async () => {
+      if (polling) return;
+      polling = true;
+      try { await poll(); } catch { /* the next tick tries again */ } finally { polling = false; }
+    }, POLL_MS);
+    stop = () => clearInterval(timer);
+  } else {
+    stop = follow("/v1/events", onEvent);
+    fallback = setTimeout(() => { if (!loaded) { loaded = true; load(true); } }, 3000);  // no stream (503)
+  }
   const ticking = setInterval(() => {
     for (const { task, tr } of rows.values()) tr.lastElementChild.textContent = age(task.created_at);
   }, 30_000);

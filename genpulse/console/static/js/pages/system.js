@@ -1,10 +1,45 @@
 // System: readiness checks, providers and their limits, the queue (the caller's), metrics (admin key), Ray dashboard.
+// For the admin (and with auth off): live limiter and worker-pool stats and the storage backend from
+// GET /v1/admin/system, refreshed every few seconds.
 import { ApiError, get, session } from "../api.js";
 import { age, h, showError } from "../dom.js";
 
-function table(headers, rows) {
-  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
+const REFRESH_MS = 3000;
+
+function table(headers, rows, attrs = {}) {
+  return h("table", attrs, h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+}
+
+const seconds = (s) => (s === null || s === undefined ? "—" : s < 60 ? `${s.toFixed(1)}s` : `${Math.round(s / 60)}m`);
+
+/** The admin's live tables: per provider its limiter and its worker pool; the storage backend. */
+function renderReport(report, limiters, pools, storage) {
+  const limited = report.providers.filter((p) => p.limiter || p.limiter_error);
+  limiters.replaceChildren(limited.length ? h("div", { style: "overflow-x:auto" }, table(
+    ["Provider", "Rate (rps)", "Calls in window", "Calls waiting", "Job slots in use", "Jobs waiting", "Vendor 429s"],
+    limited.map((p) => {
+      const l = p.limiter;
+      if (!l) return [p.provider, h("span", { class: "error" }, p.limiter_error), "", "", "", "", ""];
+      const rate = l.current_rps < l.rps ? `${l.current_rps} of ${l.rps}` : String(l.rps);
+      return [p.provider, rate, l.window_calls, l.waiting_requests, `${l.jobs_held} / ${l.max_concurrent_jobs}`,
+        l.waiting_jobs, l.throttled_429];
+    }), { id: "limiter-stats" })) : h("p", { class: "muted" }, "No rate-limited providers."));
+  pools.replaceChildren(h("div", { style: "overflow-x:auto" }, table(
+    ["Provider", "Workers", "In flight", "Queued", "Running", "Oldest queued"],
+    report.providers.map((p) => {
+      const down = p.workers.filter((w) => w.error);
+      const workers = down.length ? h("span", { class: "error", title: down.map((w) => `${w.name}: ${w.error}`).join("\n") },
+        `${p.workers.length - down.length} of ${p.workers.length} answering`) : String(p.workers.length);
+      return [p.provider, workers, p.in_flight, p.queued, p.running, seconds(p.oldest_queued_s)];
+    }), { id: "pool-stats" })));
+  const s = report.storage;
+  storage.replaceChildren(h("dl", { class: "kv" }, h("dt", {}, "Storage"), h("dd", {}, s.type),
+    h("dt", {}, "Location"), h("dd", { class: "mono" }, s.location),
+    ...(s.endpoint_url ? [h("dt", {}, "Endpoint"), h("dd", { class: "mono" }, s.endpoint_url)] : []),
+    ...(s.public_base_url ? [h("dt", {}, "Public base URL"), h("dd", { class: "mono" }, s.public_base_url)] : []),
+    h("dt", {}, "Task store"), h("dd", {}, `${report.store}${report.store_up ? "" : " (not answering)"}`),
+    h("dt", {}, "Updated"), h("dd", {}, new Date(report.generated_at * 1000).toLocaleTimeString())));
 }
 
 const SAMPLE = /^genpulse_(\w+)(?:\{([^}]*)\})?\s+(\S+)$/;
@@ -42,12 +77,32 @@ export async function render(main, ctx) {
   const queue = h("div", { class: "card", id: "queue-depth" });
   const metrics = h("div", { id: "metrics" });
   const account = h("div", { id: "account" });
+  const limiters = h("div", { id: "limiters" });
+  const pools = h("div", { id: "pools" });
+  const storage = h("div", { class: "card", id: "storage" });
+  const admin = ctx.role === "admin" || !session.key;  // auth off: the caller is the admin too
   const dashboard = `${location.protocol}//${location.hostname}:8265`;
   main.append(h("h1", {}, "System"), h("h2", {}, "Readiness"), ready, h("h2", {}, "Providers"), providers,
+    ...(admin ? [h("h2", {}, "Rate limits now"), limiters, h("h2", {}, "Worker pools"), pools,
+      h("h2", {}, "Storage"), storage] : []),
     ...(ctx.role === "tenant" ? [h("h2", {}, "Your queue"), queue, h("h2", {}, "Your credits and usage"), account] : []),
     ...(ctx.role === "admin" ? [h("h2", {}, "Metrics"), metrics] : []),
     h("p", {}, h("a", { href: dashboard, target: "_blank", rel: "noopener" }, "Ray dashboard"),
       h("span", { class: "muted" }, " (port 8265 of the head node, when it is reachable from here)")));
+
+  let timer = null;
+  if (admin) {
+    let busy = false;
+    const refresh = async () => {
+      if (busy) return;
+      busy = true;
+      try { renderReport(await get("/v1/admin/system"), limiters, pools, storage); } catch (error) { showError(limiters, error); }
+      finally { busy = false; }
+    };
+    await refresh();
+    timer = setInterval(refresh, REFRESH_MS);
+  }
+  const stop = () => { if (timer) clearInterval(timer); };
 
   const response = await fetch("/health/ready");
   const body = await response.json().catch(() => ({}));
@@ -81,7 +136,8 @@ export async function render(main, ctx) {
   }
   if (ctx.role === "admin") {
     const r = await fetch("/metrics", { headers: { Authorization: `Bearer ${session.key}` } });
-    if (!r.ok) { showError(metrics, new ApiError(r.status, null)); return; }
-    metrics.replaceChildren(...metricTables(await r.text()));
+    if (!r.ok) showError(metrics, new ApiError(r.status, null));
+    else metrics.replaceChildren(...metricTables(await r.text()));
   }
+  return stop;
 }

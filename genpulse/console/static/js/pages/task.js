@@ -60,7 +60,7 @@ export async function render(main, ctx, [taskId]) {
       h("dl", { class: "kv" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
       h("h2", {}, "Params"), h("pre", {}, JSON.stringify(task.params, null, 2)));
     const assets = (task.result && task.result.assets) || [];
-    outputs.replaceChildren(...(assets.length ? assets.map((a) => assetElement(a)) :
+    outputs.replaceChildren(...(assets.length ? assets.map((a) => assetElement(a, { poster: task.result.poster || null })) :
       [h("p", { class: "muted" }, TERMINAL.has(task.status) ? "No outputs." : "Not finished yet.")]));
   }
 
