@@ -121,6 +121,12 @@ def test_img2img_uploads_the_image_and_sets_denoise(live: Live) -> None:
     uploaded = graph["10"]["inputs"]["image"]
     assert uploaded.startswith("genpulse-") and live.state.files[("input", "", uploaded)] == tiny_png()
     assert graph["3"]["inputs"]["denoise"] == 0.5 and "image" not in task["params"]["values"]
+    files = {"file": ("in.png", tiny_png(), "image/png")}
+    asset = live.client.post("/v1/assets", files=files).json()["id"]
+    assert run(live, "img2img", {"image": asset})["status"] == "succeeded"  # an asset id: sent as its bytes
+    assert live.state.files[("input", "", received(live)["10"]["inputs"]["image"])] == tiny_png()
+    unknown = refused(live, "/v1/workflows/img2img/runs", {"inputs": {"image": "ast_" + "0" * 24}})
+    assert "unknown asset" in unknown["message"]
 
 
 def test_lora_graph_takes_lora_names_from_the_server(live: Live) -> None:
