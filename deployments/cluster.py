@@ -22,6 +22,7 @@ from deployments.versions import replace_stale
 from genpulse.core import metrics
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
+from genpulse.core.schemas import TaskStatus
 from genpulse.jobs.dispatch import PoolDispatcher
 from genpulse.jobs.runners import Generate
 from genpulse.providers.cloud import CloudProvider
@@ -52,7 +53,9 @@ class RayEnvironment:
         return open_store(args.store, args.namespace, args.placement.store.actor_options())
 
     def dispatcher(self, wiring: Wiring) -> PoolDispatcher:
-        return PoolDispatcher(lambda p: self._connect_pool(p, self.args, self.app_name), wiring.registry.names())
+        # pools of configured providers only: an unconfigured one takes no tasks (its pool is made on first use, for
+        # tasks left from when it was configured: ``adopt_leftovers``)
+        return PoolDispatcher(lambda p: self._connect_pool(p, self.args, self.app_name), configured(wiring))
 
     def limiter(self, provider: CloudProvider) -> Limiter:
         def connect() -> Any:
@@ -82,7 +85,7 @@ class RayEnvironment:
                 return await handle.info.remote()
 
             checks["diffusion"] = diffusion_ready
-        limiters = [connect_limiter(p.name, self.args) for p in wiring.registry.rate_limited()]
+        limiters = [connect_limiter(p.name, self.args) for p in wiring.registry.rate_limited() if p.is_configured()]
         if limiters:
 
             async def limiters_ready() -> None:
@@ -101,6 +104,8 @@ class RayEnvironment:
         """Hand the running limiters this deploy's limits (a redeploy reaches them without a restart; limits
         changed at run time stand until a deploy changes the configured ones)."""
         for provider in wiring.registry.rate_limited():
+            if not provider.is_configured():  # no credentials, no vendor calls: no limiter actor either
+                continue
             cfg = provider.config
             name = limiter_name(provider.name)
             limiter = replace_stale(
@@ -111,6 +116,26 @@ class RayEnvironment:
                 on_replaced=lambda new: new.restarted.remote(),  # running jobs re-register their slots first
             )
             limiter.deploy_limits.remote(cfg.rps, cfg.max_concurrent_jobs)
+
+
+def configured(wiring: Wiring) -> list[str]:
+    """The enabled providers that can run tasks (credentials present): the ones that get workers and limiters."""
+    return [p.name for p in wiring.registry.all() if p.is_configured()]
+
+
+async def adopt_leftovers(wiring: Wiring, dispatcher: PoolDispatcher) -> list[str]:
+    """Start the pools of unconfigured providers that still have open tasks (stored while they were configured):
+    their workers settle them. Returns those providers."""
+    started = []
+    for name in sorted(set(wiring.registry.names()) - set(dispatcher.providers)):
+        for status in (TaskStatus.queued, TaskStatus.running):
+            tasks, _ = await wiring.store.list(status=status, provider=name, limit=1)
+            if tasks:
+                dispatcher.providers.append(name)
+                dispatcher.pool(name)
+                started.append(name)
+                break
+    return started
 
 
 def serve_http_host() -> str | None:

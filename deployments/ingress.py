@@ -12,7 +12,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments.cluster import RayEnvironment, serve_http_host
+from deployments.cluster import RayEnvironment, adopt_leftovers, serve_http_host
 from deployments.incluster import HandleAPI
 from deployments.retention_actor import start_retention
 from deployments.webhook_actor import start_webhook_actor
@@ -41,12 +41,17 @@ class Ingress(HandleAPI):
         self.webhooks = start_webhook_actor(args)  # not a readiness check: tasks run while it restarts
         self.service = self.wiring.service
         self.max_body_bytes = args.server.max_body_bytes
+        self._leftovers_checked = False
 
     async def check_health(self) -> None:
         """Serve's periodic health check; also the workers' supervisor: a worker that died for good (killed,
         out of restarts, its node gone) is created again, and its reconcile loop adopts the orphaned tasks."""
         self.dispatcher.refresh()
         self.webhooks = start_webhook_actor(self.args)
+        if not self._leftovers_checked:  # once per replica: tasks of a provider that is no longer configured
+            assert isinstance(self.dispatcher, PoolDispatcher)
+            await adopt_leftovers(self.wiring, self.dispatcher)
+            self._leftovers_checked = True
 
     def __serve_build_asgi_app__(self) -> Any:
         """Serve calls this after ``__init__``: the replica's own FastAPI app, bound to its service."""

@@ -59,6 +59,9 @@ class ProviderWorker:
     async def cancel(self, task_id: str) -> bool:
         return await self.worker.cancel(task_id)
 
+    async def wake(self, task_id: str) -> bool:
+        return self.worker.wake(task_id)
+
     async def ping(self) -> dict[str, Any]:
         self._ensure_loop()
         return {"name": self.worker.name, "in_flight": len(self.worker.in_flight()), "deploy": self._deploy}

@@ -22,6 +22,7 @@ from genpulse.api.routes import (
     account,
     admin,
     assets,
+    callbacks,
     events,
     health,
     meta,
@@ -62,7 +63,7 @@ def create_api(max_body_bytes: int = 1 << 20, max_long_lived: int = 256) -> Fast
     error_responses.install(app)
     app.state.long_lived = LongLivedLimit(max_long_lived)
     routers = (prometheus.router, results.router, tasks.router, assets.router, meta.router, health.router)
-    for router in (*routers, events.router, account.router, admin.router, workflows.router):
+    for router in (*routers, events.router, account.router, admin.router, callbacks.router, workflows.router):
         app.include_router(router)
     app.include_router(openai_router)  # OpenAI-compatible: /v1/models, /v1/images/*, /v1/videos
     console.mount(app)  # the web console at /console

@@ -262,6 +262,52 @@ class ServerConfig(BaseModel):
         "Off: on 2 cores it cost 7-20 % of request throughput (docs/benchmarks.md).",
     )
     sse_heartbeat_s: float = Field(15, gt=0, description="Comment line sent on an idle event stream this often.")
+    public_url: str | None = Field(
+        None,
+        description="This gateway's public base URL (e.g. https://genpulse.example.com), which vendors reach. Set, "
+        "vendors that accept a `callback_url` (Kling) are given `{public_url}/v1/callbacks/{provider}/{task_id}"
+        "?token=...` and their jobs are polled only as a slow safety net; unset: vendor callbacks are off.",
+    )
+    callback_secret: SecretStr | None = Field(
+        None,
+        description="Server secret the per-task callback tokens are derived from (HMAC-SHA256); required with "
+        "`public_url`, at least 16 characters. Changing it invalidates the callbacks of jobs in flight (their "
+        "safety polls still finish them).",
+    )
+    terminal_cache_size: int = Field(
+        1024,
+        ge=0,
+        description="Ended tasks (immutable) an ingress replica keeps to answer reads without a store round trip; "
+        "0: off. Tenant checks still apply; an entry is dropped after `terminal_cache_ttl_s`.",
+    )
+    terminal_cache_ttl_s: float = Field(
+        60, gt=0, description="How long a cached ended task is served before the store is read again."
+    )
+    callback_safety_poll_s: float = Field(
+        60,
+        gt=0,
+        description="With callbacks on: the longest a job goes unpolled (the safety net for a lost callback).",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("http://", "https://")) or "?" in v or "#" in v:
+            raise ValueError("must be an http:// or https:// base URL without query or fragment")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _callbacks_need_secret(self) -> ServerConfig:
+        if self.public_url is None:
+            return self
+        if self.callback_secret is None or len(self.callback_secret.get_secret_value()) < 16:
+            raise ValueError(
+                "server.public_url turns vendor callbacks on and needs server.callback_secret (at least 16 "
+                "characters; GENPULSE_SERVER__CALLBACK_SECRET)"
+            )
+        return self
 
     @property
     def ingress_max_ongoing_requests(self) -> int:

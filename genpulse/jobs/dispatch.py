@@ -25,6 +25,10 @@ class Dispatcher(Protocol):
 
     async def cancel(self, task: Task) -> None: ...
 
+    async def wake(self, task: Task) -> None:
+        """A vendor callback for ``task``: the worker driving it polls its vendor job now."""
+        ...
+
     async def pool_stats(self) -> dict[str, list[WorkerStats]]:
         """Each provider's workers and the tasks each drives now (a worker that does not answer: its error)."""
         ...
@@ -44,6 +48,10 @@ class LocalDispatcher:
     async def cancel(self, task: Task) -> None:
         for worker in self.workers.get(task.provider, ()):
             await worker.cancel(task.id)
+
+    async def wake(self, task: Task) -> None:
+        for worker in self.workers.get(task.provider, ()):
+            worker.wake(task.id)
 
     async def pool_stats(self) -> dict[str, list[WorkerStats]]:
         return {
@@ -76,6 +84,10 @@ class PoolDispatcher:
     async def cancel(self, task: Task) -> None:
         for actor in self.pool(task.provider):
             actor.cancel.remote(task.id)
+
+    async def wake(self, task: Task) -> None:
+        for actor in self.pool(task.provider):  # fire-and-forget, like cancel: only the driving worker acts
+            actor.wake.remote(task.id)
 
     async def pool_stats(self) -> dict[str, list[WorkerStats]]:
         async def pool(provider: str) -> list[WorkerStats]:

@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -67,6 +69,8 @@ class TaskService:
     limiters: Callable[[], dict[str, object]] = dict  # the rate-limited providers' limiters, by provider
     tenants: TenantService = field(init=False)
     workflows: WorkflowService = field(init=False)
+    # ended tasks never change: a replica answers repeated reads of them from here (task id -> (task, when read))
+    _ended: OrderedDict[str, tuple[Task, float]] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.tenants = TenantService(self.store)
@@ -175,10 +179,49 @@ class TaskService:
 
     async def _owned(self, task_id: str, tenant: str | None) -> Task:
         """The task, if ``tenant`` (None: any) owns it; another tenant's task is as unknown as a made-up id."""
-        task = await self.store.get(task_id)
+        task = await self._read(task_id)
         if tenant is not None and task.tenant_id != tenant:
             raise NotFound(f"task {task_id} not found")
         return task
+
+    async def _read(self, task_id: str) -> Task:
+        """The task, from the small cache of ended tasks (``server.terminal_cache_size``) or the store."""
+        size, ttl = self.args.server.terminal_cache_size, self.args.server.terminal_cache_ttl_s
+        hit = self._ended.get(task_id)
+        if hit is not None:
+            if time.monotonic() - hit[1] < ttl:
+                self._ended.move_to_end(task_id)
+                return hit[0]
+            del self._ended[task_id]  # bounded staleness: a store that lost its data, retention
+        task = await self.store.get(task_id)
+        if size and task.is_terminal:
+            self._ended[task_id] = (task, time.monotonic())
+            while len(self._ended) > size:
+                self._ended.popitem(last=False)
+        return task
+
+    async def vendor_callback(self, provider: str, task_id: str, token: str) -> bool:
+        """A vendor's callback for ``task_id`` (``genpulse.providers.callbacks``): the worker driving the task polls
+        its vendor job now. Returns False for a task that already ended (nothing to do). Anything else (callbacks
+        off, a provider without them, a wrong token, an unknown task, another provider's task) is one and the same
+        ``NotFound``, so a caller learns nothing from it."""
+        unknown = NotFound("not found")
+        try:
+            callbacks = getattr(self.registry.get(provider), "callbacks", None)
+        except InvalidRequest:
+            raise unknown from None
+        if callbacks is None or not callbacks.verify(provider, task_id, token):
+            raise unknown
+        try:
+            task = await self._read(task_id)
+        except NotFound:
+            raise unknown from None
+        if task.provider != provider:
+            raise unknown
+        if task.is_terminal:
+            return False
+        await self.dispatcher.wake(task)
+        return True
 
     async def get(self, task_id: str, wait: float = 0, *, tenant: str | None = None) -> Task:
         """The task; with ``wait`` > 0, returns as soon as it is terminal or ``wait`` seconds (capped) passed."""

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import GenPulseError
+from genpulse.providers.callbacks import VendorCallbacks
 from genpulse.providers.provider import Provider
 
 
@@ -72,10 +73,14 @@ class CloudProvider(Provider):
     required_credentials: ClassVar[tuple[str, ...]] = ("api_key",)
     #: whether ``submit`` sends ``ref`` as the vendor's client-chosen job id and ``find`` looks jobs up by it
     finds_by_ref: ClassVar[bool] = False
+    #: whether ``submit`` sends the task's callback URL (``self.callbacks.url(name, ref)``) when callbacks are on
+    accepts_callback: ClassVar[bool] = False
 
     def __init__(self, args: AppArgs) -> None:
         super().__init__(args)
         self.config = args.provider(self.name)
+        # vendor callbacks for this provider's jobs (``genpulse.providers.callbacks``); None: off, poll only
+        self.callbacks = VendorCallbacks.from_args(args) if self.accepts_callback else None
 
     @property
     def base_url(self) -> str:

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -50,6 +51,7 @@ from genpulse.media.storage import Storage
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import fails_over, public_message, refused
 from genpulse.providers.job_slots import JobSlot
+from genpulse.providers.poll_schedule import PollPlanner
 
 log = logging.getLogger("genpulse.vendor")
 
@@ -58,6 +60,7 @@ Prepare = Callable[[BaseModel], Awaitable[BaseModel]]
 MAX_POLL_ERRORS = 5
 CHECKPOINT_TRIES = 4
 IN_FLIGHT_TIMEOUTS = 3  # pool wait + connect + write: by then a submit has reached the vendor, or never will
+EARLY_WAKES = 1024  # wakes (vendor callbacks) that came before their task's poll loop started, kept for it
 
 
 class Limiter(Protocol):
@@ -98,6 +101,22 @@ class VendorRunner:
         # At most as many vendor exchanges in flight as pooled connections: httpcore's pool queue is quadratic,
         # so thousands of jobs must queue here, not there.
         self._slots = asyncio.Semaphore(provider.config.max_connections)
+        self.planner = PollPlanner(provider.poll_delay)  # learns this provider's job durations per task type
+        self._wakeups: dict[str, asyncio.Event] = {}  # task id -> its poll loop's wake-up (vendor callbacks)
+        self._early: OrderedDict[str, None] = OrderedDict()
+
+    def wake(self, task_id: str) -> bool:
+        """Poll ``task_id``'s vendor job now (a vendor callback said it changed). False when its poll loop is not
+        running here; the wake is then kept for a loop that starts soon (a callback may beat the submit's reply)."""
+        event = self._wakeups.get(task_id)
+        if event is not None:
+            event.set()
+            return True
+        self._early[task_id] = None
+        self._early.move_to_end(task_id)
+        while len(self._early) > EARLY_WAKES:
+            self._early.popitem(last=False)
+        return False
 
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.validate(task.task_type, task.params)
@@ -121,7 +140,7 @@ class VendorRunner:
                 job = await asyncio.shield(submitting)  # cancelled meanwhile: we still learn what the vendor made
                 job_id = job.job_id
                 recorded = await self._record(ctx, job_id)
-            job = await self._poll_until_done(task, job_id, job, ctx, priority, recorded)
+            job = await self._poll_until_done(task, job_id, job, ctx, priority, recorded, fresh=submitting is not None)
             if job.state != JobState.succeeded:
                 # final, and the job id stays on the task: a crash before the failed state is written resumes
                 # by polling this job (clearing the id first made a restarted worker submit a second job)
@@ -297,28 +316,72 @@ class VendorRunner:
             log.warning("could not clear the submit mark", exc_info=True)
 
     async def _poll_until_done(
-        self, task: Task, job_id: str, job: VendorJob | None, ctx: RunContext, priority: str, recorded: bool = True
+        self,
+        task: Task,
+        job_id: str,
+        job: VendorJob | None,
+        ctx: RunContext,
+        priority: str,
+        recorded: bool = True,
+        *,
+        fresh: bool = False,
     ) -> VendorJob:
+        """Poll until the job ends: on the learned schedule (``PollPlanner``), or, with vendor callbacks on, when a
+        callback wakes us (``wake``) and otherwise only every ``server.callback_safety_poll_s``. ``fresh``: this run
+        submitted the job, so the time to its end is a sample of the provider's job duration."""
         started, polls, errors = self._clock(), 0, 0
-        while job is None or not job.state.is_terminal:
-            if not recorded:  # the store refused the checkpoint so far: keep offering it
-                recorded = await self._record(ctx, job_id)
-            if job is not None:
-                if job.progress is not None:
-                    await ctx.progress(min(90.0, job.progress))
-                await self._sleep(self.provider.poll_delay(task.task_type, self._clock() - started, polls))
-            await self.limiter.acquire_request(priority)
-            try:
-                job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id), "poll")
-                errors = 0
-            except GenPulseError as exc:
-                errors += 1  # a truncated or garbled reply is retried in place like a transient error
-                if not (exc.retryable or isinstance(exc, MalformedReply)) or errors >= MAX_POLL_ERRORS:
-                    raise
-                log.info("%s: poll of %s failed (%s), retrying", self.provider.name, job_id, exc.type)
-                await self._sleep(max(exc.retry_after or 0.0, min(30.0, 0.5 * 2**errors)))
-            polls += 1
+        wakeup: asyncio.Event | None = None
+        if self.provider.callbacks is not None:  # without callbacks nothing wakes a poll loop: plain sleeps
+            wakeup = self._wakeups[task.id] = asyncio.Event()
+            if self._early.pop(task.id, False) is None:  # its callback came before this loop started
+                wakeup.set()
+        try:
+            while job is None or not job.state.is_terminal:
+                if not recorded:  # the store refused the checkpoint so far: keep offering it
+                    recorded = await self._record(ctx, job_id)
+                if job is not None:
+                    if job.progress is not None:
+                        await ctx.progress(min(90.0, job.progress))
+                    await self._wait(wakeup, self._poll_delay(task.task_type, self._clock() - started, polls))
+                await self.limiter.acquire_request(priority)
+                try:
+                    job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id), "poll")
+                    errors = 0
+                except GenPulseError as exc:
+                    errors += 1  # a truncated or garbled reply is retried in place like a transient error
+                    if not (exc.retryable or isinstance(exc, MalformedReply)) or errors >= MAX_POLL_ERRORS:
+                        raise
+                    log.info("%s: poll of %s failed (%s), retrying", self.provider.name, job_id, exc.type)
+                    await self._sleep(max(exc.retry_after or 0.0, min(30.0, 0.5 * 2**errors)))
+                polls += 1
+        finally:
+            if wakeup is not None and self._wakeups.get(task.id) is wakeup:
+                del self._wakeups[task.id]
+        if fresh and polls:
+            self.planner.record(task.task_type, self._clock() - started)
         return job
+
+    def _poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
+        if self.provider.config.poll_interval_s is not None:  # the operator's fixed interval
+            return self.provider.config.poll_interval_s
+        delay = self.planner.delay(task_type, elapsed_s, polls)
+        callbacks = self.provider.callbacks
+        return delay if callbacks is None else max(delay, callbacks.safety_poll_s)
+
+    async def _wait(self, wakeup: asyncio.Event | None, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if woken (a vendor callback)."""
+        if wakeup is None:
+            await self._sleep(delay)
+            return
+        if not wakeup.is_set():
+            sleeping = asyncio.ensure_future(self._sleep(delay))
+            woken = asyncio.ensure_future(wakeup.wait())
+            try:
+                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
+                woken.cancel()
+        wakeup.clear()
 
     async def _cancel(self, task: Task, job_id: str) -> None:
         await self.limiter.acquire_request("high")

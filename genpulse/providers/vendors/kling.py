@@ -6,7 +6,9 @@ by ``_ERRORS``. Jobs: create ``POST /v1/{kind}`` → ``data.task_id``; query ``G
 ``data.task_status`` ``submitted | processing | succeed | failed``. Outputs: ``data.task_result.images[].url``
 or ``.videos[].url``. Kling has no cancel API. Config: ``access_key``, ``secret_key``, ``base_url``.
 Every submit carries our task id as ``external_task_id``, and the query endpoint accepts it in place of the
-task id: a submit whose reply was lost is found (``find``) instead of being sent again.
+task id: a submit whose reply was lost is found (``find``) instead of being sent again. With callbacks on
+(``server.public_url``), it also carries ``callback_url``: Kling POSTs the query envelope there when the job
+changes, and the task's worker polls at once (``genpulse.providers.callbacks``).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class KlingProvider(CloudProvider):
     default_base_url = "https://api-singapore.klingai.com"
     required_credentials = ("access_key", "secret_key")
     finds_by_ref = True
+    accepts_callback = True
 
     def __init__(self, args: AppArgs, clock: Callable[[], float] = time.time) -> None:
         super().__init__(args)
@@ -179,6 +182,8 @@ class KlingProvider(CloudProvider):
         body = _request_body(params)
         if ref is not None:
             body["external_task_id"] = ref
+            if self.callbacks is not None:
+                body["callback_url"] = self.callbacks.url(self.name, ref)
         data = await self._call(client, "POST", path, body)
         task_id = data.get("task_id")
         if not isinstance(task_id, str | int) or not str(task_id):
