@@ -13,7 +13,7 @@ from collections.abc import Callable
 from benchmarks.env import bench_available
 from benchmarks.report import Result, publish
 
-SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead", "soak")
+SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead", "soak", "idle")
 
 
 def runner(name: str) -> Callable[..., Result]:
@@ -25,6 +25,10 @@ def runner(name: str) -> Callable[..., Result]:
         from benchmarks.overhead import overhead
 
         return overhead
+    if name == "idle":
+        from benchmarks.idle import idle
+
+        return idle
     from benchmarks import vendor_scenarios
 
     return getattr(vendor_scenarios, name.replace("-", "_"))
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--serve-env", action="append", default=[], metavar="K=V", help="env of GenPulse's Ray processes")
     p.add_argument("--opt", action="append", default=[], metavar="K=V", help="scenario keyword (e.g. size=256)")
     a = p.parse_args(argv)
-    if a.scenario != "diffusion" and not bench_available():
+    if a.scenario not in ("diffusion", "idle") and not bench_available():
         p.error("the shared bench (fakevendor.py, load.py, celery_ref/) was not found; set GENPULSE_BENCH_DIR")
     kwargs: dict = {"sides": ("baseline", "genpulse") if a.side == "both" else (a.side,)}
     if a.n:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from benchmarks import services
+from benchmarks.pair import cpu_during, cpu_note, tree_breakdown
 from benchmarks.report import Result
 
 PARAMS: dict[str, Any] = {"prompt": "a red fox in snow", "width": 64, "height": 64, "num_inference_steps": 10}
@@ -109,7 +110,9 @@ def diffusion(
         args["diffusion"] = diffusion_config(cpus)
         print(f"[bench] served: {n} images", file=sys.stderr, flush=True)
         with services.genpulse(args, num_cpus=cpus) as api:
+            before = tree_breakdown(api.pids["genpulse"])
             served = asyncio.run(_served(api.url, n, concurrency, warmup, params))
+            during = cpu_during(before, tree_breakdown(api.pids["genpulse"]))
     if "baseline" in sides:
         print(f"[bench] bare loop: {n} images", file=sys.stderr, flush=True)
         raw = _raw(n, warmup, cpus, params)
@@ -118,6 +121,10 @@ def diffusion(
             served and _ms(statistics.median(served[1])), "(served includes queueing)")  # fmt: skip
     res.add("failed", 0 if raw else None, served and served[2], "0")
     res.raw = {"served_wall_s": served and served[0], "raw_wall_s": raw and raw[0]}
+    if served is not None:
+        res.raw["served_breakdown_run"] = during
+        note = cpu_note("served", {"config": {"n": n + warmup}, "breakdown_run": during})
+        res.notes.append(f"{note} (warm-up images included)")
     if batching:
         from benchmarks.diffusion_batching import batching as batching_rows
 

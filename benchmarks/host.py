@@ -43,6 +43,9 @@ def main(args_file: str, ready_file: str) -> None:
     try:
         port = free_port()
         http_options = {"host": "127.0.0.1", "port": port, **spec.get("http_options", {})}
+        if spec.get("callbacks"):  # vendor callbacks to this host's Serve port (loopback), with a fresh secret
+            server = spec["args"].setdefault("server", {})
+            server.update(public_url=f"http://127.0.0.1:{port}", callback_secret=os.urandom(24).hex())
         config = AppArgs.load(spec["args"])  # GENPULSE_* in this process's environment apply here
         serve.start(http_options=http_options, logging_config={"enable_access_log": config.server.access_log})
         serve.run(build_app(config), name="genpulse", route_prefix="/")

@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks import services
 from benchmarks.driver import drive
 from benchmarks.hammer import hammer
-from benchmarks.pair import get
+from benchmarks.pair import cpu_during, cpu_note, get, tree_breakdown
 from benchmarks.report import Result
 
 CLIENTS = (8, 64)
@@ -33,7 +33,12 @@ def _side(side: str, vendor: services.Service, n: int, seconds: float, env: dict
             )
             api = stack.enter_context(services.genpulse(args, env_extra=env))
         print(f"[bench] {side}: sequential {n}", file=sys.stderr, flush=True)
-        seq = drive(side, api.url, vendor.url, n, concurrency=1, poll_interval=0.2, timeout=120)
+        root = api.pids.get("genpulse")
+        before = tree_breakdown(root) if root else None
+        seq = drive(side, api.url, vendor.url, n, concurrency=1, poll_interval=0.2, timeout=120,
+                    pids=api.pids, pids_file=api.pids_file)  # fmt: skip
+        if root and before is not None:
+            seq["breakdown_run"] = cpu_during(before, tree_breakdown(root))
         out: dict[str, Any] = {"sequential": seq}
         for c in CLIENTS:
             print(f"[bench] {side}: {c} clients x {seconds} s", file=sys.stderr, flush=True)
@@ -69,6 +74,9 @@ def overhead(
                        ("unfinished", "accepted tasks not finished")):  # fmt: skip
         res.add(f"64 clients: {label}", get(b, "c64", key), get(g, "c64", key), "0" if "without" in label else "")
     res.add("64 clients: other errors", _errors(b), _errors(g), "0")
+    for label, side in (("baseline", b), ("GenPulse", g)):
+        if (note := cpu_note(f"{label} (sequential jobs)", side and side["sequential"])) is not None:
+            res.notes.append(note)
     return res
 
 

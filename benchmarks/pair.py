@@ -6,6 +6,7 @@ GenPulse up → the same load → GenPulse down → vendor down. The vendor's co
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ class Workload:
     genpulse: dict[str, Any] = field(default_factory=dict)  # extra top-level build_app args
     store: str = "actor"  # GenPulse's task store: "actor" (in-cluster) or "redis" (a private redis-server)
     env: dict[str, str] = field(default_factory=dict)  # environment of GenPulse's Ray processes
+    callbacks: bool = False  # GenPulse: vendor callbacks on (the fake vendor POSTs to GenPulse's Serve port)
 
 
 def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> dict[str, dict[str, Any] | None]:
@@ -48,10 +50,13 @@ def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> 
                     redis = stack.enter_context(services.redis_server())
                     args["store"] = {"url": redis.url}
                     pids.update(redis.pids)
-                api = stack.enter_context(services.genpulse(args, env_extra=w.env))
+                api = stack.enter_context(services.genpulse(args, env_extra=w.env, callbacks=w.callbacks))
                 pids.update(api.pids)
+                before = tree_breakdown(api.pids["genpulse"])
                 reports["genpulse"] = drive("genpulse", api.url, vendor.url, w.n, pids=pids, **w.drive)
-                reports["genpulse"]["breakdown"] = tree_breakdown(api.pids["genpulse"])
+                after = tree_breakdown(api.pids["genpulse"])
+                reports["genpulse"]["breakdown"] = after
+                reports["genpulse"]["breakdown_run"] = cpu_during(before, after)
             _say(f"GenPulse done: {_brief(reports['genpulse'])}")
     return reports
 
@@ -100,6 +105,35 @@ def minus(value: float | None, d: float) -> float | None:
     return None if value is None else round(value - d, 3)
 
 
+def cpu_during(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each process's CPU seconds spent between two breakdowns (its PSS and RSS at the second)."""
+    out = {}
+    for name, now in after.items():
+        cpu = round(now["cpu_s"] - before.get(name, {}).get("cpu_s", 0.0), 2)
+        out[name] = {**now, "cpu_s": cpu}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_s"]))
+
+
+def cpu_ms_per_job(r: dict[str, Any] | None) -> dict[str, float]:
+    """Service CPU ms per job by process during the load: the baseline's named processes (load.py), or the
+    processes of GenPulse's tree by title (``breakdown_run``); the vendor is left out."""
+    n = get(r, "config", "n")
+    if r is None or not n:
+        return {}
+    if "breakdown_run" in r:
+        cpu = {k: v["cpu_s"] for k, v in r["breakdown_run"].items()}
+    else:
+        cpu = {k: v for k, v in r["processes"]["cpu_seconds"].items() if k != "vendor"}
+    return {k: round(1000 * v / n, 2) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v > 0}
+
+
+def cpu_note(label: str, r: dict[str, Any] | None) -> str | None:
+    per = cpu_ms_per_job(r)
+    if not per:
+        return None
+    return f"{label} service CPU ms per job by process: " + ", ".join(f"{k} {v:g}" for k, v in per.items())
+
+
 def tree_breakdown(root: int) -> dict[str, dict[str, float]]:
     """CPU seconds (since start) and PSS MB of each live process under ``root``, by process title."""
     load = __import__("benchmarks.driver", fromlist=["load_module"]).load_module()
@@ -117,10 +151,16 @@ def tree_breakdown(root: int) -> dict[str, dict[str, float]]:
                 name = argv[1 if argv[1] != b"-u" else 2].decode(errors="replace").rsplit("/", 1)[-1]
             name = name.split(" ")[0][:60]
             cpu, pss = load._usage(pid, {})
-            slot = out.setdefault(name, {"cpu_s": 0.0, "pss_mb": 0.0, "count": 0})
+            slot = out.setdefault(name, {"cpu_s": 0.0, "pss_mb": 0.0, "rss_mb": 0.0, "count": 0})
             slot["cpu_s"] = round(slot["cpu_s"] + cpu, 2)
             slot["pss_mb"] = round(slot["pss_mb"] + pss / 2**20, 1)
+            slot["rss_mb"] = round(slot["rss_mb"] + _rss(pid) / 2**20, 1)
             slot["count"] += 1
         except (OSError, IndexError):
             pass
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_s"]))
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

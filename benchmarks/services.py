@@ -140,22 +140,37 @@ def _redeploy(args: dict[str, Any], timeout: float) -> Service:
 
 @contextmanager
 def genpulse(
-    args: dict[str, Any], *, num_cpus: int = 2, env_extra: dict[str, str] | None = None, startup_timeout: float = 240
+    args: dict[str, Any],
+    *,
+    num_cpus: int = 2,
+    env_extra: dict[str, str] | None = None,
+    startup_timeout: float = 240,
+    callbacks: bool = False,
+    repo: Path = REPO,
 ) -> Iterator[Service]:
-    """GenPulse on a private Ray; ``env_extra`` reaches the Ray processes (e.g. ``RAY_SERVE_*`` switches)."""
+    """GenPulse on a private Ray; ``env_extra`` reaches the Ray processes (e.g. ``RAY_SERVE_*`` switches);
+    ``callbacks``: vendor callbacks on (``server.public_url`` = the host's own Serve address on 127.0.0.1);
+    ``repo``: the checkout whose code runs (e.g. a worktree of an earlier commit, for before/after figures)."""
     if _SHARED and not env_extra:
+        if callbacks:  # the shared host's own address
+            server = {
+                **args.get("server", {}),
+                "public_url": _SHARED["svc"].url,
+                "callback_secret": os.urandom(24).hex(),
+            }
+            args = {**args, "server": server}
         yield _redeploy(args, startup_timeout)
         return
     work = Path(tempfile.mkdtemp(prefix="gpb-genpulse-"))
     spec, ready = work / "spec.json", work / "ready.json"
-    spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus}))
+    spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus, "callbacks": callbacks}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENPULSE_")}
     env.update(env_extra or {})
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
     log = open(work / "host.log", "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.host", str(spec), str(ready)],
-        cwd=REPO,
+        cwd=repo,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -7,7 +7,19 @@ a 1,000 QPS limiter where the vendor has no limit. GenPulse runs its shipped def
 
 from __future__ import annotations
 
-from benchmarks.pair import Workload, get, minus, per_job, run_pair, service_cpu, service_pss, vendor_429
+from dataclasses import replace
+
+from benchmarks.pair import (
+    Workload,
+    cpu_note,
+    get,
+    minus,
+    per_job,
+    run_pair,
+    service_cpu,
+    service_pss,
+    vendor_429,
+)
 from benchmarks.report import Result
 
 Sides = tuple[str, ...]
@@ -58,8 +70,15 @@ def submit_storm(
 
 
 def long_jobs(
-    n: int = 300, sides: Sides = BOTH, duration: float = 30.0, store: str = "actor", env: Env = None
+    n: int = 300,
+    sides: Sides = BOTH,
+    duration: float = 30.0,
+    store: str = "actor",
+    env: Env = None,
+    polling: int = 1,
 ) -> Result:
+    """GenPulse with vendor callbacks on (the table's GenPulse column), and with them off (``polling=1``, the
+    default: a third run, GenPulse only, on the learned poll schedule; its rows say "callbacks off")."""
     w = Workload(
         n=n,
         vendor={"duration": str(duration), "qps": 0},
@@ -68,12 +87,17 @@ def long_jobs(
         drive={"concurrency": 200, "poll_interval": 5.0, "timeout": 600},
         store=store,
         env=env or {},
+        callbacks=True,
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
+    off = None
+    if polling and "genpulse" in sides:
+        off = run_pair(replace(w, callbacks=False), ("genpulse",))["genpulse"]
+        r = {**r, "genpulse_callbacks_off": off}
     res = Result(
         "long-jobs",
         f"python -m benchmarks long-jobs -n {n}",
-        {"jobs": n, "vendor_job_s": duration, "client_poll_s": 5},
+        {"jobs": n, "vendor_job_s": duration, "client_poll_s": 5, "genpulse_callbacks": "on (and off: separate run)"},
         raw=r,
     )
     res.add(
@@ -88,11 +112,39 @@ def long_jobs(
         per_job(get(g, "vendor_stats", "polls"), g),
         "<= 0.33x",
     )
+    res.add(
+        "vendor callbacks per job (sent / failed)",
+        _callbacks(b),
+        _callbacks(g),
+    )
     for q in ("p50", "p99"):
         res.add(f"server e2e {q}, s", get(b, "server_e2e_s", q), get(g, "server_e2e_s", q), "<= 1.0x")
+    if off is not None:
+        res.add(
+            "callbacks off: vendor polls per job",
+            per_job(get(b, "vendor_stats", "polls"), b),
+            per_job(get(off, "vendor_stats", "polls"), off),
+        )
+        for q in ("p50", "p99"):
+            res.add(f"callbacks off: server e2e {q}, s", get(b, "server_e2e_s", q), get(off, "server_e2e_s", q))
+        res.add(
+            "callbacks off: service CPU s per job",
+            per_job(service_cpu(b), b),
+            per_job(service_cpu(off), off),
+        )
     res.add("service peak PSS, MB (all processes)", service_pss(b), service_pss(g), "<= 1.0x")
     _common(res, b, g, n)
+    if off is not None and (note := cpu_note("GenPulse (callbacks off)", off)):
+        res.notes.append(note)
     return res
+
+
+def _callbacks(r: dict | None) -> str | None:
+    sent, failed = get(r, "vendor_stats", "callbacks_sent"), get(r, "vendor_stats", "callbacks_failed")
+    n = get(r, "config", "n")
+    if sent is None or not n:
+        return None
+    return f"{sent / n:.2g} / {(failed or 0) / n:.2g}"
 
 
 def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env = None) -> Result:
@@ -138,6 +190,9 @@ def _common(res: Result, b: dict | None, g: dict | None, n: int) -> None:
     res.add("lost", get(b, "tasks", "lost"), get(g, "tasks", "lost"), "0")
     res.add("wall time, s", get(b, "wall_s"), get(g, "wall_s"))
     res.add("service CPU s per job (vendor excluded)", per_job(service_cpu(b), b), per_job(service_cpu(g), g))
+    for label, side in (("baseline", b), ("GenPulse", g)):
+        if (note := cpu_note(label, side)) is not None:
+            res.notes.append(note)
 
 
 def _ratio(x: float | None, d: float) -> float | None:
