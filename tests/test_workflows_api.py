@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.harness import local_args, running_app
-from tests.support.workflow_graphs import IMG2IMG, LORA, SD15, SD15_UI, SDXL, SVD
+from tests.support.workflow_graphs import IMG2IMG, LORA, SD15, SD15_UI, SDXL, SVD, node
 from tests.vendors.comfyui_object_info import LORAS, SAMPLERS
 from tests.vendors.common import FAKE_MP4, tiny_png
 from tests.vendors.harness import COMFYUI, Live, app_config
@@ -222,6 +222,7 @@ def test_bad_run_inputs_are_422s_naming_the_input(live: Live, inputs: dict[str, 
         ({"9": {"class_type": "SaveImage", "inputs": {"images": ["42", 0]}}}, "links to node '42'"),
         ({"9": {"inputs": {}}}, "has no class_type"),
         ({}, "no nodes"),
+        ({**SD15, "5": node("EmptyLatentImage", "Latent", width=8, height=512, batch_size=1)}, "own value"),
     ],
 )
 def test_bad_graphs_are_422s(live: Live, workflow: dict[str, Any], words: str) -> None:

@@ -181,8 +181,8 @@ def derive(graph: Graph, specs: Mapping[str, NodeSpec]) -> list[Param]:
             explicit.append(make_param(annotation[0], graph, node_id, annotation[1], spec))
             continue
         for input_name, base in EXPOSED.get(cls, {}).items():
-            if input_name not in node["inputs"] or is_link(node["inputs"][input_name]):
-                continue
+            if not isinstance(node["inputs"].get(input_name), str | int | float | bool):
+                continue  # absent, a link, or a value no form can hold
             if base == "prompt":
                 base = prompt_role(graph, node_id)
             base = base or slug(title(node) or f"value_{node_id}")

@@ -47,7 +47,7 @@ def _changed(param: Param, key: str, ov: InputOverride) -> Param:
     if (lo is not None or hi is not None) and changed.type not in ("integer", "number"):
         raise _bad(key, f"minimum and maximum apply to numbers; this input is a {changed.type}")
     if lo is not None and hi is not None and lo > hi:
-        raise _bad(key, f"minimum {lo:g} is above maximum {hi:g}")
+        raise _bad(key, f"minimum {lo} is above maximum {hi}")
     if ov.default is not None:
         changed.default = check_value(changed, ov.default, field=f"inputs.{key}.default")
     elif changed.default is not None and changed.type != "image":

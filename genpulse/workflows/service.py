@@ -27,7 +27,7 @@ from genpulse.workflows.models import Param, Workflow, WorkflowRun, WorkflowUplo
 from genpulse.workflows.object_info import BUILTIN_CATALOG, Catalog, NodeFacts
 from genpulse.workflows.overrides import apply
 from genpulse.workflows.ui_format import convert, is_ui_format
-from genpulse.workflows.values import resolve
+from genpulse.workflows.values import check_defaults, resolve
 
 if TYPE_CHECKING:
     from genpulse.jobs.service import TaskService
@@ -82,6 +82,7 @@ class WorkflowService:
                 details={"field": "workflow", "unknown": unknown},
             )
         params = apply(graph, catalog.specs, derive(graph, catalog.specs), body.inputs)
+        check_defaults(params)
         workflow = Workflow(
             tenant_id=tenant_id,
             name=body.name,

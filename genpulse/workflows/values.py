@@ -29,6 +29,23 @@ def _problem(field: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"{field}: {message}", details={"field": field})
 
 
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def check_defaults(params: list[Param]) -> None:
+    """At upload: the workflow's own values must be valid inputs too (else every run would be refused)."""
+    for p in params:
+        if p.default is not None and p.type != "image":
+            target = p.targets[0]
+            try:
+                check_value(p, p.default, field=f"workflow.{target.node}.{target.input}")
+            except InvalidRequest as exc:
+                raise InvalidRequest(
+                    f"{exc.message} (the workflow's own value, the default of input {p.name!r})", details=exc.details
+                ) from None
+
+
 def check_value(param: Param, value: Any, *, field: str) -> Any:
     """``value`` as the node input takes it, or ``InvalidRequest`` naming ``field``."""
     kind = param.type
@@ -39,9 +56,9 @@ def check_value(param: Param, value: Any, *, field: str) -> Any:
         if not ok or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
             raise _problem(field, f"must be {'an integer' if kind == 'integer' else 'a number'}, not {value!r:.60}")
         if param.minimum is not None and value < param.minimum:
-            raise _problem(field, f"{value} is below the minimum {param.minimum:g}")
+            raise _problem(field, f"{value} is below the minimum {_number(param.minimum)}")
         if param.maximum is not None and value > param.maximum:
-            raise _problem(field, f"{value} is above the maximum {param.maximum:g}")
+            raise _problem(field, f"{value} is above the maximum {_number(param.maximum)}")
     elif kind == "boolean" and not isinstance(value, bool):
         raise _problem(field, f"must be true or false, not {value!r:.60}")
     elif kind in ("string", "image"):
