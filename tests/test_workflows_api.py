@@ -166,9 +166,8 @@ def test_versions_idempotent_reupload_retire_and_listing(live: Live) -> None:
     assert second["version"] == 2 and second["hash"] != first["hash"]
     latest = live.client.get("/v1/workflows/versions").json()
     assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
-    assert (
-        live.client.get("/v1/workflows/versions/versions/1").json()["inputs"]["properties"]["width"]["default"] == 512
-    )
+    one = live.client.get("/v1/workflows/versions/versions/1").json()
+    assert one["inputs"]["properties"]["width"]["default"] == 512 and one["workflow"]["5"]["inputs"]["width"] == 512
     names = [w["name"] for w in live.client.get("/v1/workflows").json()["data"]]
     assert "versions" in names and names == sorted(names)
     schemas = live.client.get("/meta/schemas").json()
@@ -316,6 +315,8 @@ def test_tenants_see_only_their_workflows_and_uploads_can_be_admin_only(tmp_path
             assert [w["name"] for w in admin.get("/v1/workflows", headers=alice).json()["data"]] == ["sd15"]
             assert admin.get("/v1/workflows", headers=bob).json()["data"] == []
             assert admin.get("/v1/workflows/sd15", headers=bob).status_code == 404
+            assert list(admin.get("/meta/schemas", headers=alice).json()["workflows"]) == ["sd15"]
+            assert admin.get("/meta/schemas").json()["workflows"] == {}  # the admin key: no tenant
             assert admin.post("/v1/workflows/sd15/runs", json={}, headers=bob).status_code == 404
             ran = admin.post("/v1/workflows/sd15/runs", json={"inputs": {"steps": 1}}, headers=alice)
             assert ran.status_code == 202 and ran.json()["tenant_id"] == alice_id

@@ -127,7 +127,10 @@ class WorkflowPublic(BaseModel):
     created_at: float
     retired_at: float | None
     run_url: str
-    versions: list[VersionSummary] | None = None
+    versions: list[VersionSummary] | None = Field(None, description="Every version (`GET /v1/workflows/{name}`).")
+    workflow: dict[str, Any] | None = Field(
+        None, description="The stored graph, API format (`GET /v1/workflows/{name}/versions/{n}`)."
+    )
 
 
 class VersionSummary(BaseModel):

@@ -25,7 +25,8 @@ async def schemas_index(request: Request, caller: Caller) -> dict[str, Any]:
     """What has a schema: each provider (`/meta/schemas/{provider}`) and each of the caller's workflows, with the
     JSON Schema of a run's `inputs` (its latest version; the first 200 by name)."""
     svc = service_of(request)
-    workflows, _ = await svc.workflows.list(tenant=caller.tenant(), limit=200)
+    tenant = caller.tenant_id  # the admin key alone has no tenant, so no workflows
+    workflows = (await svc.workflows.list(tenant=tenant, limit=200))[0] if tenant is not None else []
     return {
         "providers": svc.provider_names(),
         "workflows": {

@@ -27,7 +27,7 @@ from genpulse.workflows.values import input_schema
 router = APIRouter(tags=["workflows"])
 
 
-def public(workflow: Workflow, versions: list[Workflow] | None = None) -> WorkflowPublic:
+def public(workflow: Workflow, versions: list[Workflow] | None = None, *, graph: bool = False) -> WorkflowPublic:
     return WorkflowPublic(
         name=workflow.name,
         version=workflow.version,
@@ -40,6 +40,7 @@ def public(workflow: Workflow, versions: list[Workflow] | None = None) -> Workfl
         created_at=workflow.created_at,
         retired_at=workflow.retired_at,
         run_url=f"/v1/workflows/{workflow.name}/runs",
+        workflow=workflow.graph if graph else None,
         versions=None
         if versions is None
         else [
@@ -86,8 +87,8 @@ async def get_workflow(name: str, request: Request, caller: Caller) -> WorkflowP
 
 @router.get("/v1/workflows/{name}/versions/{version}", response_model=WorkflowPublic)
 async def get_workflow_version(name: str, version: int, request: Request, caller: Caller) -> WorkflowPublic:
-    """One version, retired or not."""
-    return public(await service_of(request).workflows.get(name, version, tenant=caller.tenant()))
+    """One version, retired or not, with its stored graph (API format, as converted and checked at upload)."""
+    return public(await service_of(request).workflows.get(name, version, tenant=caller.tenant()), graph=True)
 
 
 @router.delete("/v1/workflows/{name}/versions/{version}", response_model=WorkflowPublic)
