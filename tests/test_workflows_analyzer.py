@@ -88,3 +88,19 @@ def test_seeds_are_drawn_within_bounds_and_other_inputs_refuse_random() -> None:
     assert fields == ["inputs.seed", "inputs.steps"]  # every problem at once
     schema = input_schema([seed, steps])
     assert schema["properties"]["seed"]["anyOf"][1] == {"const": "random"} and schema["required"] == []
+
+
+def test_names_never_collide_and_annotations_are_unique() -> None:
+    graph = {
+        "1": node("CLIPTextEncodeSDXL", "SDXL", text_g="a castle", text_l="stone", width=1024, height=1024, crop_w=0,
+                  crop_h=0, target_width=1024, target_height=1024),
+        "2": node("PrimitiveString", "input:prompt", value="x"),
+        "3": node("SaveImage", "Save", filename_prefix="out", images=["1", 0]),
+    }  # fmt: skip
+    found = names(graph)
+    assert len(found) == len(set(found)) == 3 and found["prompt"] == ["2.value"]
+    assert sorted(t for targets in found.values() for t in targets) == ["1.text_g", "1.text_l", "2.value"]
+    graph["4"] = node("PrimitiveString", "input:prompt", value="y")
+    with pytest.raises(InvalidRequest) as info:
+        names(graph)
+    assert info.value.details == {"field": "workflow.4"}

@@ -53,12 +53,19 @@ class RedisWorkflows:
             return workflow.model_copy(update={"version": int(version), "retired_at": None}), True
         return await self.workflow_get(workflow.tenant_id, workflow.name, int(version)), False
 
+    async def _latest(self, tenant_id: str, name: str) -> int | None:
+        """The newest version not retired (reads the version numbers only, not the documents)."""
+        wf, _, retired, _ = _keys(tenant_id, name)
+        async with translated():
+            versions, gone = await self._redis.hkeys(wf), set(await self._redis.hkeys(retired))
+        live = [int(v) for v in versions if v not in gone]
+        return max(live) if live else None
+
     async def workflow_get(self, tenant_id: str, name: str, version: int | None = None) -> Workflow:
         if version is None:
-            live = [w for w in await self._all(tenant_id, name) if not w.retired]
-            if not live:
+            version = await self._latest(tenant_id, name)
+            if version is None:
                 raise unknown(name)
-            return live[-1]
         wf, _, retired, _ = _keys(tenant_id, name)
         async with translated():
             raw, retired_at = await self._redis.hget(wf, str(version)), await self._redis.hget(retired, str(version))
@@ -89,9 +96,9 @@ class RedisWorkflows:
             if not names:
                 return page, None
             for name in names:
-                live = [w for w in await self._all(tenant_id, name) if not w.retired]
-                if live:
-                    page.append(live[-1])
+                latest = await self._latest(tenant_id, name)
+                if latest is not None:
+                    page.append(await self.workflow_get(tenant_id, name, latest))
                 if len(page) == limit:
                     async with translated():
                         more = await self._redis.zrangebylex(names_key, f"({name}", "+", start=0, num=1)

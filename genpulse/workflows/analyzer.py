@@ -178,6 +178,11 @@ def derive(graph: Graph, specs: Mapping[str, NodeSpec]) -> list[Param]:
         cls, spec = node["class_type"], specs.get(node["class_type"])
         annotation = _annotated(graph, node_id)
         if annotation is not None:
+            if any(p.name == annotation[0] for p in explicit):
+                raise InvalidRequest(
+                    f"workflow: two nodes are titled input:{annotation[0]}; node {node_id!r} needs another name",
+                    details={"field": f"workflow.{node_id}"},
+                )
             explicit.append(make_param(annotation[0], graph, node_id, annotation[1], spec))
             continue
         for input_name, base in EXPOSED.get(cls, {}).items():
@@ -185,23 +190,23 @@ def derive(graph: Graph, specs: Mapping[str, NodeSpec]) -> list[Param]:
                 continue  # absent, a link, or a value no form can hold
             if base == "prompt":
                 base = prompt_role(graph, node_id)
-            base = base or slug(title(node) or f"value_{node_id}")
+            base = base or slug(title(node) or "") or f"value_{node_id}"
             candidates.setdefault(base, []).append(make_param(base, graph, node_id, input_name, spec))
     taken = {p.name for p in explicit}
     params = [*explicit]
     for base, group in candidates.items():
-        if base in taken:
-            continue
-        if all(p.default == group[0].default and p.type == group[0].type for p in group):
+        if base not in taken and all(p.default == group[0].default and p.type == group[0].type for p in group):
             targets = [t for p in group for t in p.targets]
             also = f" (and {len(targets) - 1} more)" if len(targets) > 1 else ""
             params.append(group[0].model_copy(update={"targets": targets, "description": group[0].description + also}))
+            taken.add(base)
             continue
-        for p in group:
-            label = title(graph[p.targets[0].node])
-            name = f"{base}_{slug(label)}" if label else f"{base}_{p.targets[0].node}"
-            if name in taken or sum(1 for q in group if title(graph[q.targets[0].node]) == label) > 1:
-                name = f"{base}_{p.targets[0].node}"
+        labels = [slug(title(graph[p.targets[0].node]) or "") for p in group]
+        for p, label in zip(group, labels, strict=True):
+            target = p.targets[0]
+            name = f"{base}_{label}" if label and labels.count(label) == 1 else f"{base}_{target.node}"
+            if name in taken:
+                name = f"{base}_{target.node}_{target.input}"
             params.append(p.model_copy(update={"name": name}))
             taken.add(name)
     return sorted(params, key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
