@@ -320,3 +320,18 @@ def test_tenants_see_only_their_workflows_and_uploads_can_be_admin_only(tmp_path
             assert admin.post("/v1/workflows/sd15/runs", json={}, headers=bob).status_code == 404
             ran = admin.post("/v1/workflows/sd15/runs", json={"inputs": {"steps": 1}}, headers=alice)
             assert ran.status_code == 202 and ran.json()["tenant_id"] == alice_id
+
+
+async def test_the_python_clients_upload_and_run_workflows(live: Live) -> None:
+    from genpulse.client import AsyncGenPulse, GenPulse
+
+    with GenPulse(live.app.url) as client:
+        made = client.upload_workflow("sdk", SD15, description="via the SDK", inputs={"seed": {"hidden": True}})
+        assert made.version == 1 and "seed" not in made.inputs["properties"]
+        task = client.wait(client.run_workflow("sdk", {"prompt": "a heron"}).id, timeout=30)
+        assert task.status == "succeeded" and received(live)["6"]["inputs"]["text"] == "a heron"
+    async with AsyncGenPulse(live.app.url) as aclient:
+        assert (await aclient.workflow("sdk", 1)).workflow["9"]["class_type"] == "SaveImage"
+        run_task = await aclient.run_workflow("sdk", {"steps": 2}, version=1, idempotency_key="sdk-1")
+        assert (await aclient.run_workflow("sdk", {"steps": 2}, version=1, idempotency_key="sdk-1")).id == run_task.id
+        assert (await aclient.wait(run_task.id, timeout=30)).status == "succeeded"

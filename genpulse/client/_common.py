@@ -63,6 +63,21 @@ def submit_body(
     return body
 
 
+def workflow_run_body(
+    inputs: dict[str, Any] | None,
+    *,
+    version: int | None,
+    random_seed: bool,
+    webhook_url: str | None,
+    metadata: dict[str, Any] | None,
+    deadline_s: float | None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/workflows/{name}/runs`` (docs/workflows.md)."""
+    body: dict[str, Any] = {"inputs": inputs or {}, "random_seed": random_seed}
+    extra = {"version": version, "webhook_url": webhook_url, "metadata": metadata, "deadline_s": deadline_s}
+    return body | {k: v for k, v in extra.items() if v}
+
+
 def new_idempotency_key() -> str:
     return f"sdk-{uuid.uuid4()}"
 

@@ -12,6 +12,7 @@ import httpx
 from genpulse.client import _common as c
 from genpulse.core.schemas import TERMINAL, Asset, TaskPage, TaskPublic
 from genpulse.tasks.outbox import DeliveryPublic
+from genpulse.workflows.models import WorkflowPublic
 
 
 class GenPulse:
@@ -217,3 +218,46 @@ class GenPulse:
 
     def redeliver(self, task_id: str) -> DeliveryPublic:
         return DeliveryPublic.model_validate(self._request("POST", f"/v1/tasks/{task_id}/webhooks/redeliver").json())
+
+    def upload_workflow(
+        self,
+        name: str,
+        workflow: dict[str, Any],
+        *,
+        description: str | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> WorkflowPublic:
+        """Store a ComfyUI workflow (API or UI format) as the next version of ``name``; the same content again
+        returns the version it made (docs/workflows.md)."""
+        body = {"name": name, "workflow": workflow, "description": description, "inputs": inputs or {}}
+        return WorkflowPublic.model_validate(self._request("POST", "/v1/workflows", json=body).json())
+
+    def workflow(self, name: str, version: int | None = None) -> WorkflowPublic:
+        """The latest version not retired (with every version listed), or version ``version`` (with its graph)."""
+        path = f"/v1/workflows/{name}" + (f"/versions/{version}" if version else "")
+        return WorkflowPublic.model_validate(self._request("GET", path).json())
+
+    def run_workflow(
+        self,
+        name: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        random_seed: bool = False,
+        webhook_url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        deadline_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> TaskPublic:
+        """Run a stored workflow with ``inputs``: a ``comfyui`` task of type ``workflow`` (``wait`` for it)."""
+        body = c.workflow_run_body(
+            inputs,
+            version=version,
+            random_seed=random_seed,
+            webhook_url=webhook_url,
+            metadata=metadata,
+            deadline_s=deadline_s,
+        )
+        headers = {"Idempotency-Key": idempotency_key or c.new_idempotency_key()}
+        r = self._request("POST", f"/v1/workflows/{name}/runs", json=body, headers=headers)
+        return TaskPublic.model_validate(r.json())
