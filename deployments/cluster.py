@@ -14,14 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ray import serve
-from ray.exceptions import RayActorError
 from ray.serve.handle import DeploymentHandle
 
+from deployments.diffusion import DiffusionClient
 from deployments.limiter_actor import ActorLimiter, connect_limiter, limiter_name, limiter_version
 from deployments.versions import replace_stale
 from genpulse.core import metrics
 from genpulse.core.config import AppArgs
-from genpulse.core.errors import ServiceUnavailable
 from genpulse.core.schemas import TaskStatus
 from genpulse.jobs.dispatch import PoolDispatcher
 from genpulse.jobs.runners import Generate
@@ -64,16 +63,7 @@ class RayEnvironment:
         return metrics.MeteredLimiter(ActorLimiter(connect(), reconnect=connect), provider.name)
 
     def diffusion(self) -> Generate:
-        handle = self._diffusion_handle()
-
-        async def generate(params: dict[str, Any]) -> dict[str, Any]:
-            try:
-                model = str(params.get("model") or "")  # route to a replica that holds the model
-                return await handle.options(multiplexed_model_id=model).generate.remote(params)
-            except RayActorError as exc:  # the replica died (its node went away): Serve replaces it, so retry
-                raise ServiceUnavailable(f"diffusion replica lost: {type(exc).__name__}") from None
-
-        return generate
+        return DiffusionClient(self._diffusion_handle())  # routed by model; reports model loads to the runner
 
     def checks(self, wiring: Wiring) -> dict[str, Check]:
         checks: dict[str, Check] = {}

@@ -1,4 +1,5 @@
-"""Local diffusion on real Serve replicas: multiplexed models, batched calls, a tiny-video MP4 (one short test)."""
+"""Local diffusion on real Serve replicas: multiplexed models, batched calls, a tiny-video MP4, a model's load
+shown in its task's progress (one short test)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from genpulse.diffusion.diffusion_runner import LOADED_PROGRESS, LOADING_PROGRESS
 from tests.conftest import RaySession
+from tests.test_diffusion_progress import progress_of
 
 pytestmark = pytest.mark.ray
 
@@ -41,13 +44,15 @@ def test_models_share_a_replica_and_concurrent_requests_share_calls(
                 while task.get("status") not in ("succeeded", "failed"):
                     task = client.get(f"/v1/tasks/{task['id']}", params={"wait": 60}).json()
                 assert task["status"] == "succeeded", task
-                return task["result"]
+                return {**task["result"], "task_id": task["id"]}
 
             with ThreadPoolExecutor(8) as pool:
                 images = list(pool.map(lambda i: run("text-to-image", {"prompt": f"fox {i}", "seed": i}), range(8)))
             assert max(r["batch_size"] for r in images) > 1, [r["batch_size"] for r in images]
             video = run("text-to-video", {"prompt": "a fox running", "num_frames": 3})
             assert video["model"] == "tiny-video"
+            # tiny-video loaded on demand (warm-up loads only the default): its task showed the load
+            assert progress_of(client, video["task_id"])[:2] == [LOADING_PROGRESS, LOADED_PROGRESS]
             assert decode_mp4(client.get(video["assets"][0]["url"]).content) == (3, 64, 64, "h264")
             again = run("text-to-image", {"prompt": "fox 3", "seed": 3})
             assert again["model"] == "tiny"

@@ -5,7 +5,10 @@ the Serve deployment (``deployments/diffusion.py``) passes Serve's model multipl
 place of the engine's own LRU (``max_models_per_replica``). torch loads with the first model.
 
 - ``submit`` (async): one request through the ``MicroBatcher``; compatible concurrent requests share a call;
-  pipeline calls run in a thread, never on the event loop.
+  pipeline calls run in a thread, never on the event loop. With ``on_load``, the request also hears when it waits
+  for its model to load (``ModelLoads``) and when that load ends: the task shows it in its progress.
+- ``stream`` (async): ``submit`` as a stream, for a caller in another process (the Serve deployment's
+  ``generate_stream``): ``{"loading": model}``, ``{"loaded": model}``, then ``{"result": ...}``.
 - ``generate_batch`` / ``generate`` (sync): the same work without the batcher, for bare loops and checks.
 
 Results: ``{"images": [png...]}`` (image task types) or ``{"videos": [mp4], "posters": [png]}`` (video task
@@ -15,9 +18,10 @@ types), with ``seed``, ``model``, ``width``, ``height`` and ``batch_size``; or `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from genpulse.core import metrics
@@ -28,6 +32,45 @@ from genpulse.diffusion.microbatch import MicroBatcher
 from genpulse.diffusion.models import ModelCatalog
 
 GetModel = Callable[[str], Awaitable[Any]]
+OnLoad = Callable[[str, bool], Awaitable[None]]  # (model, done): its load started (False) or ended (True)
+
+
+class ModelLoads:
+    """The models being loaded now, on one event loop: a request learns that it waits for its model's load (one
+    already under way, or the next to start) and when that load ends. Loaders wrap the load in ``loading``."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, asyncio.Future[bool]] = {}  # model -> its load's end (True: it loaded)
+        self._next: dict[str, asyncio.Future[asyncio.Future[bool]]] = {}  # model -> resolved when a load starts
+
+    @contextlib.asynccontextmanager
+    async def loading(self, name: str) -> AsyncIterator[None]:
+        ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._current[name] = ended
+        starting = self._next.pop(name, None)
+        if starting is not None and not starting.done():
+            starting.set_result(ended)
+        loaded = False
+        try:
+            yield
+            loaded = True
+        finally:
+            if self._current.get(name) is ended:
+                del self._current[name]
+            ended.set_result(loaded)
+
+    def is_loading(self, name: str) -> bool:
+        return name in self._current
+
+    async def started(self, name: str) -> asyncio.Future[bool]:
+        """Wait until ``name`` is loading (now, or when its next load starts); returns that load's end (True: the
+        model loaded; False: the load failed)."""
+        if name in self._current:
+            return self._current[name]
+        starting = self._next.get(name)
+        if starting is None or starting.done():
+            starting = self._next[name] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(starting)
 
 
 def load_model(catalog: ModelCatalog, name: str) -> Any:
@@ -43,7 +86,8 @@ class DiffusionEngine:
         self.catalog = ModelCatalog(config)
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._get_model = get_model or (lambda name: asyncio.to_thread(self.model, name))
+        self.loads = ModelLoads()
+        self._get_model = get_model or self._own_model
         self._batcher = MicroBatcher(self._run_batch, config.max_batch_size, config.batch_wait_timeout_s)
 
     def model(self, name: str) -> Any:
@@ -57,6 +101,12 @@ class DiffusionEngine:
             while len(self._models) > self.config.max_models_per_replica:
                 self._models.popitem(last=False)[1].close()
             return loaded
+
+    async def _own_model(self, name: str) -> Any:
+        if name in self._models:
+            return await asyncio.to_thread(self.model, name)
+        async with self.loads.loading(name):
+            return await asyncio.to_thread(self.model, name)
 
     def loaded(self) -> list[str]:
         return list(self._models)
@@ -80,9 +130,52 @@ class DiffusionEngine:
         run_group(model, [self.parse(0, request)])
         return model
 
-    async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One request (``{"task_type", **params}``): its result or ``{"error": {...}}``."""
-        return await self._batcher.submit(request)
+    async def submit(self, request: dict[str, Any], on_load: OnLoad | None = None) -> dict[str, Any]:
+        """One request (``{"task_type", **params}``): its result or ``{"error": {...}}``. ``on_load(model, done)``
+        is awaited when the request waits for its model's load and when that load ends (an error it raises is
+        the request's)."""
+        if on_load is None:
+            return await self._batcher.submit(request)
+        result = asyncio.ensure_future(self._batcher.submit(request))
+        watch = asyncio.ensure_future(self._watch_load(str(request.get("model") or self.catalog.default), on_load))
+        try:
+            await asyncio.wait({result, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if watch.done() and watch.exception() is not None:
+                result.cancel()
+                watch.result()  # raises the watcher's error
+            return await result
+        finally:
+            watch.cancel()
+            result.cancel()
+
+    async def _watch_load(self, name: str, on_load: OnLoad) -> None:
+        ended = await self.loads.started(name)
+        await on_load(name, False)
+        if await ended:
+            await on_load(name, True)
+
+    async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """``submit`` with ``on_load`` as a stream: ``{"loading": model}`` and ``{"loaded": model}`` when the
+        request waits for its model's load, then ``{"result": ...}``."""
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def on_load(name: str, done: bool) -> None:
+            events.put_nowait({"loaded" if done else "loading": name})
+
+        result = asyncio.ensure_future(self.submit(request, on_load))
+        try:
+            while not result.done():
+                event = asyncio.ensure_future(events.get())
+                await asyncio.wait({result, event}, return_when=asyncio.FIRST_COMPLETED)
+                if event.done():
+                    yield event.result()
+                else:
+                    event.cancel()
+            while not events.empty():
+                yield events.get_nowait()
+            yield {"result": await result}
+        finally:
+            result.cancel()
 
     async def _run_batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = [{}] * len(requests)
