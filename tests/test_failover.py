@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.env import VENDOR_AK, VENDOR_SK
 from benchmarks.services import fake_vendor
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.harness import RunningApp, local_args, running_app
 from tests.vendors.harness import KLING, app_config
 from tests.vendors.kling import KlingState
@@ -165,3 +165,27 @@ def test_no_further_route_or_a_refused_request_fails_as_before(tmp_path: Path, b
     for task in (solo, fox):
         assert task["status"] == "failed" and task["provider"] == "kling" and task["route_attempts"] == [], task
     assert len(first.jobs) == 0 and len(state.jobs) == 0
+
+
+def test_a_refusal_after_the_vendor_took_the_job_never_fails_over(
+    tmp_path: Path, backup: tuple[KlingState, str]
+) -> None:
+    """The first account made the job, then answers a poll with its arrears code: the job is the task's (its id
+    is on the task), so the task fails there and nothing is submitted to the next account."""
+    state, url = backup
+    with KLING.serve() as (first, first_url):
+        providers = {
+            "kling": app_config(KLING, first_url),
+            "kling_backup": {**app_config(KLING, url), **BACKUP, "kind": "kling"},
+        }
+        models = {"waves": {"task_type": "text-to-video", "routes": routes("kling", "kling_backup")}}
+        first.outcomes.append("forever")  # the job runs until the poll is refused
+        with running_app(app_args(tmp_path, providers, models)) as app:
+            video = sdk(app).videos.create(model="waves", prompt="waves", seconds="5")  # type: ignore[arg-type]
+            wait_for(lambda: httpx.get(f"{app.url}/v1/tasks/{video.id}").json()["provider_task_id"], 30,
+                     message="the vendor job id")  # fmt: skip
+            first.errors.append(1101)
+            task = finished(app, video.id)
+    assert task["status"] == "failed" and task["provider"] == "kling" and task["route_attempts"] == [], task
+    assert task["error"]["provider_code"] == "1101"
+    assert (len(first.jobs), len(state.jobs)) == (1, 0)

@@ -271,7 +271,8 @@ class TaskWorker:
         def finish(t: Task) -> Task | None:
             if t.is_terminal or t.owner != self.incarnation:
                 return None
-            route = self._next_route(t) if failover and t.provider_task_id is None else None
+            made = t.provider_task_id is not None or t.submit_pending  # a vendor job exists, or may
+            route = self._next_route(t) if failover and not made else None
             if result is not None:
                 t.status, t.result, t.progress, t.finished_at = TaskStatus.succeeded, result, 100.0, now
                 t.error = None
