@@ -75,6 +75,7 @@ def test_dict_widget_values_are_taken_by_name() -> None:
     [
         (lambda d: d.update(definitions={"subgraphs": [{"id": "sub-1"}]}) or d["nodes"].append(
             ui_node(40, "sub-1", [], [])), "subgraph"),
+        (lambda d: d["nodes"].append(ui_node(41, "workflow>Upscale", [], [])), "group node"),
         (lambda d: d.update(nodes=[1, 2]), "every node needs an id and a type"),
         (lambda d: d["nodes"][0].update(widgets_values=7), "not a workflow ComfyUI saved"),
     ],

@@ -114,7 +114,7 @@ class _Converter:
         for node_id, node in self.nodes.items():
             if node["type"] in UI_ONLY or node.get("mode") in (MUTED, BYPASSED):
                 continue
-            if node["type"] in self.subgraph_ids:
+            if node["type"] in self.subgraph_ids or str(node["type"]).startswith(("workflow>", "workflow/")):
                 raise _refuse(f"node {node_id} is a subgraph or group node, which cannot be converted here; {_EXPORT}")
             converted = self.node(node)
             if converted is None:
