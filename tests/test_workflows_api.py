@@ -73,6 +73,7 @@ def test_sd15_default_graph_is_typed_from_object_info_and_runs_with_new_values(l
     assert list(props)[:2] == ["prompt", "negative_prompt"]
     assert props["prompt"]["default"].startswith("beautiful scenery") and props["prompt"]["x-multiline"]
     assert props["negative_prompt"]["default"] == "text, watermark"
+    assert props["steps"]["description"] == "KSampler (node 3): steps. The number of denoising steps."
     assert props["sampler"]["enum"] == SAMPLERS and props["checkpoint"]["enum"][0].endswith(".safetensors")
     assert props["width"] == {"type": "integer", "minimum": 16, "maximum": 16384, "title": "Width",
                               "description": "Empty Latent Image (node 5): width", "default": 512}  # fmt: skip

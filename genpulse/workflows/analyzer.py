@@ -138,7 +138,8 @@ def make_param(name: str, graph: Graph, node_id: str, input_name: str, spec: Nod
         type=kind,
         targets=[Target(node=node_id, input=input_name)],
         default=None if kind == "image" else value,
-        description=f"{title(node) or node['class_type']} (node {node_id}): {input_name}",
+        description=f"{title(node) or node['class_type']} (node {node_id}): {input_name}"
+        + (f". {widget.tooltip}" if widget and widget.tooltip else ""),
         minimum=widget.minimum if widget and kind in ("integer", "number") else None,
         maximum=widget.maximum if widget and kind in ("integer", "number") else None,
         enum=enum,

@@ -71,6 +71,7 @@ class Widget:
     options: tuple[Any, ...] | None = None  # COMBO: None when the list is the server's files (unknown here)
     multiline: bool = False
     control: bool = False  # the frontend keeps a "control after generate" value right after it
+    tooltip: str | None = None  # the server's help text for it
 
 
 @dataclass(frozen=True)
@@ -235,13 +236,14 @@ def _widget(name: str, spec: Any) -> Widget | None:
     if not isinstance(spec, list | tuple) or not spec:
         return None
     kind, opts = spec[0], spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    tooltip = opts.get("tooltip") if isinstance(opts.get("tooltip"), str) else None
     if isinstance(kind, list | tuple):  # the classic COMBO: the options themselves
-        return _combo(name, tuple(kind))
+        return Widget(name, "COMBO", options=tuple(kind), tooltip=tooltip)
     if kind not in _PRIMITIVE_TYPES:
         return None  # a link input (MODEL, IMAGE, ...)
     if kind == "COMBO":
         options = opts.get("options")
-        return _combo(name, tuple(options) if isinstance(options, list) else None)
+        return Widget(name, "COMBO", options=tuple(options) if isinstance(options, list) else None, tooltip=tooltip)
     lo, hi = opts.get("min"), opts.get("max")
     return Widget(
         name,
@@ -250,4 +252,5 @@ def _widget(name: str, spec: Any) -> Widget | None:
         hi if isinstance(hi, int | float) and not isinstance(hi, bool) else None,
         multiline=bool(opts.get("multiline")),
         control=bool(opts.get("control_after_generate")) or (kind == "INT" and name in ("seed", "noise_seed")),
+        tooltip=tooltip,
     )

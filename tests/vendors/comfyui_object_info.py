@@ -58,8 +58,9 @@ def _node(
 
 def object_info(checkpoints: list[str], input_files: list[str]) -> dict[str, Any]:
     seed = _int(0, 0, 0xFFFFFFFFFFFFFFFF, control_after_generate=True)
+    steps = ["INT", {"default": 20, "min": 1, "max": 10000, "tooltip": "The number of denoising steps."}]
     sampling = {
-        "steps": _int(20, 1, 10000),
+        "steps": steps,
         "cfg": _float(8.0, 0.0, 100.0, 0.1),
         "sampler_name": [SAMPLERS],
         "scheduler": [SCHEDULERS],
