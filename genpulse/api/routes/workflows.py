@@ -50,7 +50,12 @@ def public(workflow: Workflow, versions: list[Workflow] | None = None, *, graph:
     )
 
 
-@router.post("/v1/workflows", status_code=201, response_model=WorkflowPublic)
+@router.post(
+    "/v1/workflows",
+    status_code=201,
+    response_model=WorkflowPublic,
+    responses={200: {"model": WorkflowPublic, "description": "An identical upload: the version it made"}},
+)
 async def upload_workflow(
     body: WorkflowUpload,
     request: Request,
@@ -97,7 +102,12 @@ async def retire_workflow_version(name: str, version: int, request: Request, cal
     return public(await service_of(request).workflows.retire(name, version, tenant=caller.tenant()))
 
 
-@router.post("/v1/workflows/{name}/runs", status_code=202, response_model=TaskPublic)
+@router.post(
+    "/v1/workflows/{name}/runs",
+    status_code=202,
+    response_model=TaskPublic,
+    responses={200: {"model": TaskPublic, "description": "A replay (same Idempotency-Key), or a run already ended"}},
+)
 async def run_workflow(
     name: str,
     body: WorkflowRun,
