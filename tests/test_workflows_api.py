@@ -98,7 +98,8 @@ def test_sdxl_base_and_refiner_share_prompt_seed_and_steps(live: Live) -> None:
     assert {"prompt", "negative_prompt", "seed", "steps", "checkpoint_load_checkpoint_base",
             "checkpoint_load_checkpoint_refiner"} <= set(props)  # fmt: skip
     assert "start_at_step" not in props and "add_noise" not in props
-    task = run(live, "sdxl", {"prompt": "a lighthouse", "seed": 7, "steps": 30})
+    task = run(live, "sdxl", {"prompt": "a lighthouse", "seed": 7, "steps": 30}, priority="high", metadata={"k": 1})
+    assert task["priority"] == "high" and task["metadata"] == {"k": 1}
     assert task["status"] == "succeeded", task
     graph = received(live)
     assert graph["6"]["inputs"]["text"] == graph["15"]["inputs"]["text"] == "a lighthouse"

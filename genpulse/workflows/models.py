@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genpulse.core.schemas import Priority
 from genpulse.workflows.nodes import OutputKind
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -108,9 +109,10 @@ class WorkflowRun(BaseModel):
     version: int | None = Field(None, ge=1, description="The version to run; the latest by default.")
     random_seed: bool = Field(False, description="Give every seed input a random value (recorded in the task).")
     idempotency_key: str | None = Field(None, max_length=255)
-    webhook_url: str | None = Field(None, max_length=2048)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    deadline_s: float | None = Field(None, gt=0)
+    webhook_url: str | None = Field(None, max_length=2048, description="Called when the task ends.")
+    priority: Priority = Field(Priority.normal, description="Queue order at the provider's rate limiter.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Opaque data echoed back in the task.")
+    deadline_s: float | None = Field(None, gt=0, description="Seconds from now after which the task fails.")
 
 
 class WorkflowPublic(BaseModel):

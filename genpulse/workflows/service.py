@@ -130,6 +130,7 @@ class WorkflowService:
             params=task_params(workflow, values),
             idempotency_key=body.idempotency_key,
             webhook_url=body.webhook_url,
+            priority=body.priority,
             metadata=body.metadata,
             deadline_s=body.deadline_s,
         )
