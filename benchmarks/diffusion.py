@@ -90,9 +90,18 @@ def diffusion(
     size: int = 0,
     steps: int = 0,
     batching: int = 1,
+    cold: int = 0,
+    upscale_delay_s: float = 5,
+    replica_warmup: int = 1,
 ) -> Result:
     """``size``/``steps`` override PARAMS (64 px, 10 steps): more work per image dilutes the per-task overhead.
-    ``batching=1`` adds the batched / unbatched / two-model rows (``benchmarks.diffusion_batching``)."""
+    ``batching=1`` adds the batched / unbatched / two-model rows (``benchmarks.diffusion_batching``).
+    ``cold=1`` measures the cold start instead: time to the first image from zero replicas next to one kept up
+    (``benchmarks.diffusion_cold``; ``upscale_delay_s``, ``replica_warmup`` configure the deployment)."""
+    if cold:
+        from benchmarks.diffusion_cold import diffusion_cold
+
+        return diffusion_cold(sides, upscale_delay_s=upscale_delay_s, warmup=replica_warmup)
     params = {
         **PARAMS,
         **({"width": size, "height": size} if size else {}),
