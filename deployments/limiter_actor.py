@@ -102,6 +102,9 @@ class ActorLimiter:
     async def report_429(self, retry_after: float | None = None) -> None:
         await self._call("report_429", retry_after)
 
+    async def report_out(self, reason: str, cooldown_s: float) -> None:
+        await self._call("report_out", reason, cooldown_s)
+
     async def stats(self) -> dict[str, Any]:
         """``RateLimiter.stats`` of the actor: rates, calls and slots in use, waiters, 429s."""
         return await self._call("stats")

@@ -9,7 +9,8 @@ Vendor e2e tests point ``args.providers.<name>.base_url`` at their imitation ser
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,14 @@ def local_args(tmp_path: Path, tiny_cache: Path | None = None, **overrides: Any)
 
 @contextlib.contextmanager
 def running_app(
-    args: AppArgs, *, store: TaskStore | None = None, generate: Generate | None = None
+    args: AppArgs,
+    *,
+    store: TaskStore | None = None,
+    generate: Generate | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[RunningApp]:
-    runtime = build_local(args, store=store, generate=generate)
+    """``clock``: the rate limiters' (a test moves it on to end a cooldown)."""
+    runtime = build_local(args, store=store, generate=generate, clock=clock)
     app = create_api(args.server.max_body_bytes, args.server.max_long_lived)
     app.state.service = runtime.service
     with serve_asgi(app) as url:

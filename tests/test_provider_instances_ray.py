@@ -1,6 +1,7 @@
 """Provider instances on a real Ray instance: two Kling accounts are two providers, each with its own worker pool
 and rate limiter (named detached actors); a model alias routes to them, and a task the first account refuses
-(arrears) is handed from its worker actor to the second account's."""
+(arrears) is handed from its worker actor to the second account's; the refusal marks the first account out on its
+limiter actor, and the ingress routes the next request straight to the second."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import RaySession
+from tests.conftest import RaySession, wait_for
 from tests.vendors.kling import KlingState, build_app
 from tests.vendors.server import serve_asgi
 
@@ -30,6 +31,10 @@ def accounts() -> Iterator[dict[str, tuple[KlingState, str]]]:
     with serve_asgi(build_app(main)) as main_url, serve_asgi(build_app(backup)) as backup_url:
         main.base_url, backup.base_url = main_url, backup_url
         yield {"kling": (main, main_url), "kling_backup": (backup, backup_url)}
+
+
+def out_mark(client: httpx.Client, provider: str) -> dict[str, Any] | None:
+    return next(p for p in client.get("/v1/providers").json()["data"] if p["name"] == provider)["out"]
 
 
 def args_for(tmp_path: Path, accounts: dict[str, tuple[KlingState, str]]) -> dict[str, Any]:
@@ -64,11 +69,15 @@ def test_two_accounts_get_their_own_workers_and_limiters_and_an_alias_fails_over
     try:
         sdk = openai.OpenAI(base_url=f"{ray_serve.base_url}/v1", api_key="unused", max_retries=0, timeout=60)
         sdk.images.generate(model="fox", prompt="a fox", response_format="b64_json")  # the first route
-        main.errors.append(1101)  # the first account is in arrears now
+        main.errors.extend([1101, 1101])  # the first account is in arrears now (a second submit is refused too)
         out = sdk.images.generate(model="fox", prompt="a fox", response_format="b64_json")
         assert out.data[0].b64_json
         with httpx.Client(base_url=ray_serve.base_url, timeout=30) as client:
-            first, second = reversed(client.get("/v1/tasks", params={"limit": 2}).json()["data"])
+            # the refusal marked the first account out on its limiter actor; the ingress routes around it
+            marked = wait_for(lambda: out_mark(client, "kling"), 30, message="kling marked out")
+            seen = len(main.tokens)
+            sdk.images.generate(model="fox", prompt="a fox", response_format="b64_json")
+            first, second, third = reversed(client.get("/v1/tasks", params={"limit": 3}).json()["data"])
         ours = [a for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == args["namespace"]]
         names = {a["name"] for a in ours}
         limiters = {
@@ -82,4 +91,7 @@ def test_two_accounts_get_their_own_workers_and_limiters_and_an_alias_fails_over
     assert (first["provider"], first["status"], first["route_attempts"]) == ("kling", "succeeded", [])
     assert (second["provider"], second["status"]) == ("kling_backup", "succeeded")
     assert [(a["provider"], a["error"]["provider_code"]) for a in second["route_attempts"]] == [("kling", "1101")]
-    assert (len(main.jobs), len(backup.jobs)) == (1, 1)  # one job each, each at its own account
+    assert marked["reason"] == "arrears" and limiters["kling"]["out_reason"] == "arrears"
+    assert (third["provider"], third["route_attempts"]) == ("kling_backup", [])  # straight there:
+    assert len(main.tokens) == seen  # not one request at the account in arrears
+    assert (len(main.jobs), len(backup.jobs)) == (1, 2)  # jobs at their own accounts; none at one in arrears

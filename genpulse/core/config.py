@@ -262,6 +262,13 @@ class ServerConfig(BaseModel):
         "Off: on 2 cores it cost 7-20 % of request throughput (docs/benchmarks.md).",
     )
     sse_heartbeat_s: float = Field(15, gt=0, description="Comment line sent on an idle event stream this often.")
+    route_health_ttl_s: float = Field(
+        2,
+        ge=0,
+        description="How old an ingress replica's copy of which provider instances are out (out of credit, "
+        "credentials refused, unreachable) may be when a model alias picks a route; older, it is read again from "
+        "their rate limiters.",
+    )
     public_url: str | None = Field(
         None,
         description="This gateway's public base URL (e.g. https://genpulse.example.com), which vendors reach. Set, "
@@ -428,6 +435,18 @@ class ProviderConfig(BaseModel):
         description="Submit again when a submit's outcome is unknown (lost reply, worker died) and the vendor "
         "cannot be asked; off: such a task fails with `submit_outcome_unknown` instead of risking a second "
         "paid job.",
+    )
+    out_cooldown_s: float = Field(
+        60,
+        ge=0,
+        description="How long model aliases route around this instance after the vendor refused its credentials "
+        "or could not be reached (connection refused, connect timeout); 0: never.",
+    )
+    arrears_cooldown_s: float = Field(
+        300,
+        ge=0,
+        description="How long model aliases route around this instance after the vendor said it is out of credit "
+        "(its arrears or quota codes); 0: never.",
     )
 
 

@@ -177,5 +177,8 @@ class MeteredLimiter:
         LIMITER_429.record(1, provider=self._provider)
         await self._inner.report_429(retry_after)
 
+    async def report_out(self, reason: str, cooldown_s: float) -> None:
+        await self._inner.report_out(reason, cooldown_s)
+
     async def stats(self) -> dict[str, Any]:
         return await self._inner.stats()

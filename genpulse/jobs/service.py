@@ -25,6 +25,7 @@ from genpulse.jobs.dispatch import Dispatcher
 from genpulse.jobs.system import SystemReport, system_report
 from genpulse.media.inputs import asset_ids
 from genpulse.media.storage import AssetContent, Storage, content_of
+from genpulse.providers.health import InstanceHealth, OutMark
 from genpulse.providers.registry import Registry
 from genpulse.tasks import TaskStore, mutate
 from genpulse.tasks.outbox import DeliveryPublic
@@ -69,12 +70,14 @@ class TaskService:
     limiters: Callable[[], dict[str, object]] = dict  # the rate-limited providers' limiters, by provider
     tenants: TenantService = field(init=False)
     workflows: WorkflowService = field(init=False)
+    health: InstanceHealth = field(init=False)  # which instances model aliases route around now
     # ended tasks never change: a replica answers repeated reads of them from here (task id -> (task, when read))
     _ended: OrderedDict[str, tuple[Task, float]] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.tenants = TenantService(self.store)
         self.workflows = WorkflowService(self)
+        self.health = InstanceHealth(self.limiters, self.args.server.route_health_ttl_s)
 
     async def submit(
         self,
@@ -85,10 +88,13 @@ class TaskService:
         key_scope: str | None = None,
         billed: bool = True,
         fallbacks: Sequence[str] = (),
+        fingerprint: str | None = None,
     ) -> tuple[Task, bool]:
         """Validate and store a task for ``caller``'s tenant; returns ``(task, created)``; ``created`` is False for
         an idempotent repeat. ``fallbacks``: providers the task may fail over to (a model alias's further routes),
-        kept where they can run the same params at the same price (``_fallbacks``).
+        kept where they can run the same params at the same price (``_fallbacks``). ``fingerprint``: what makes a
+        repeat of the key the same request (default: ``request``'s own); a model alias's request gives one made
+        before its route was picked, so a repeat routed elsewhere is the same request.
 
         The key is stored in the tenant's own key space (``key_scope`` overrides it: pipelines give their steps
         ``CHILD_SCOPE``, which no caller reaches). A priced task holds its price in the same store write that
@@ -113,7 +119,8 @@ class TaskService:
             manage.check_target(self.args, request.webhook_url, await self._tenant_secret(tenant))
         billing = self._billing(request.provider, request.task_type, params) if billed else None
         scoped = scoped_key(key_scope or _key_space(tenant), key) if key else None
-        task = self._new_task(request.model_copy(update={"params": params}), scoped, caller=caller, billing=billing)
+        routed = request.model_copy(update={"params": params})
+        task = self._new_task(routed, scoped, caller=caller, billing=billing, fingerprint=fingerprint)
         task.fallbacks = self._fallbacks(request.provider, request.task_type, params, fallbacks, caller)
         return await self._create(task, caller)
 
@@ -370,8 +377,14 @@ class TaskService:
     def provider_names(self) -> list[str]:
         return self.registry.names()
 
-    def providers(self) -> list[dict[str, Any]]:
-        return [p.info() for p in self.registry.all()]
+    async def providers(self) -> list[dict[str, Any]]:
+        """Each provider's ``info``, and ``out``: why and for how long model aliases route around it (or None)."""
+        out = await self.health.describe()
+        return [{**p.info(), "out": out.get(p.name)} for p in self.registry.all()]
+
+    async def out_instances(self) -> dict[str, OutMark]:
+        """The provider instances out now (``genpulse.providers.health``), for routing a model alias."""
+        return await self.health.out()
 
     def provider_schemas(self, name: str) -> dict[str, Any]:
         provider = self.registry.get(name)

@@ -41,6 +41,11 @@ class LimiterStats(BaseModel):
     jobs_expired: int = Field(0, description="Slots freed because nobody renewed their lease.")
     restarted: bool = False
     waited_s: float = Field(0.0, description="Seconds spent waiting for request tokens, in total.")
+    out_reason: str | None = Field(
+        None,
+        description="Set while model aliases route around this instance: `arrears`, `credentials` or `unreachable`.",
+    )
+    out_for_s: float | None = Field(None, description="Seconds until model aliases route to this instance again.")
 
 
 class WorkerStats(BaseModel):

@@ -14,7 +14,8 @@ the vendor runner never resubmits after one of those without asking the vendor f
 
 ``fails_over`` narrows ``refused`` to what another account may take: the vendor, or this account at it, refused
 (unreachable, rate limited, a server error, out of credit, credentials refused), not the request itself (its
-params, its content).
+params, its content). ``out_reason`` narrows it further, to what outlasts the request: the account out of credit,
+its credentials refused, the vendor unreachable; such an instance is marked out for routing for a while.
 """
 
 from __future__ import annotations
@@ -88,6 +89,21 @@ def fails_over(exc: BaseException) -> bool:
     """Whether ``exc`` proves the vendor did not take the request for a reason of the vendor or this account (see
     the module docstring): the next route of a model alias, another account, may take it."""
     return refused(exc) and isinstance(exc, _ACCOUNT_REFUSALS)
+
+
+def out_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` puts this account out of routing for a while (``arrears``, ``credentials``, ``unreachable``: no
+    connection made); None for a refusal that says nothing about the next request (a rate limit, a server error)."""
+    if not refused(exc):
+        return None
+    if isinstance(exc, InsufficientBalance):
+        return "arrears"
+    if isinstance(exc, ProviderAuthError):
+        return "credentials"
+    details = getattr(exc, "details", None)
+    if isinstance(exc, ProviderServerError | ProviderTimeout) and isinstance(details, dict):
+        return "unreachable" if details.get("request_sent") is False else None
+    return None
 
 
 def retry_after(response: httpx.Response) -> float | None:

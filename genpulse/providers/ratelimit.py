@@ -14,6 +14,9 @@
 - On a vendor 429 the rate drops (multiplicatively, to at least ``min_rps``) and for ``retry_after`` nobody is
   admitted; it then recovers additively towards the configured rate.
 - ``configure`` changes the limits at run time; waiters are re-evaluated at once.
+- ``report_out`` marks the vendor account out for a cooldown (it refused for an account reason, or could not be
+  reached): ``stats`` shows ``out_reason`` and ``out_for_s`` until it ends, and model aliases route around it
+  (``genpulse.providers.health``). Nothing is refused here: tasks already on this instance still run.
 
 All methods run on one event loop (the actor's), so state changes are atomic between awaits.
 """
@@ -123,6 +126,7 @@ class RateLimiter:
         self.waited_s = 0.0
         self._last = clock()
         self._paused_until = 0.0
+        self._out: tuple[str, float] | None = None  # (reason, until): the account is out for routing
         self.target_rps = self.rate = self.recovery = self.min_rps = 0.0
         self.max_jobs = 0
         self.configure(rps, max_concurrent_jobs, min_rps, recovery_per_s)
@@ -285,8 +289,21 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, self._clock() + (retry_after or 1.0 / self.rate))
         self._wake()
 
+    async def report_out(self, reason: str, cooldown_s: float) -> None:
+        """Mark the account out for ``cooldown_s`` (``reason``: ``arrears``, ``credentials``, ``unreachable``); a
+        later report extends the mark, never shortens it."""
+        until = self._clock() + cooldown_s
+        if self._out is None or until >= self._out[1]:
+            self._out = (reason, until)
+
+    def _out_now(self) -> tuple[str | None, float | None]:
+        if self._out is None or self._out[1] <= self._clock():
+            return None, None
+        return self._out[0], round(self._out[1] - self._clock(), 3)
+
     async def stats(self) -> dict[str, Any]:
         self._wake()  # expired leases free their slots first
+        out_reason, out_for_s = self._out_now()
         return {
             "rps": self.target_rps,
             "current_rps": round(self.rate, 3),
@@ -300,4 +317,6 @@ class RateLimiter:
             "waiting_jobs": len(self._jobs),
             "throttled_429": self.throttled_429,
             "waited_s": round(self.waited_s, 3),
+            "out_reason": out_reason,  # set while the account is out for routing (``report_out``)
+            "out_for_s": out_for_s,
         }

@@ -49,7 +49,7 @@ from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
-from genpulse.providers.http import fails_over, public_message, refused
+from genpulse.providers.http import fails_over, out_reason, public_message, refused
 from genpulse.providers.job_slots import JobSlot
 from genpulse.providers.poll_schedule import PollPlanner
 
@@ -73,6 +73,8 @@ class Limiter(Protocol):
     async def release_job(self, task_id: str, owner: str = "") -> None: ...
 
     async def report_429(self, retry_after: float | None = None) -> None: ...
+
+    async def report_out(self, reason: str, cooldown_s: float) -> None: ...
 
 
 def vendor_http_client(provider: CloudProvider) -> httpx.AsyncClient:
@@ -202,7 +204,22 @@ class VendorRunner:
             if isinstance(exc, GenPulseError):  # users see the vendor's code and message; the rest goes to logs
                 log.info("%s %s failed: %s: %s", self.provider.name, op, exc.type, exc.message)
                 exc.message = public_message(exc.message)
+            await self._report_out(exc)
             raise
+
+    async def _report_out(self, exc: Exception) -> None:
+        """An account out of credit, refused credentials or an unreachable vendor: mark the instance out on its
+        limiter, so model aliases route around it for the configured cooldown (``genpulse.providers.health``)."""
+        reason = out_reason(exc)
+        config = self.provider.config
+        cooldown = config.arrears_cooldown_s if reason == "arrears" else config.out_cooldown_s
+        if reason is None or cooldown <= 0:
+            return
+        log.warning("%s: out for %g s (%s)", self.provider.name, cooldown, reason)
+        try:
+            await self.limiter.report_out(reason, cooldown)
+        except Exception:  # advisory: the task's own outcome stands
+            log.warning("%s: could not mark the instance out", self.provider.name, exc_info=True)
 
     async def _submit(self, task: Task, params: Any, priority: str, ctx: RunContext) -> VendorJob:
         """Submit until the vendor takes the job. A refusal (the vendor surely made no job) is retried here:

@@ -6,6 +6,8 @@ single-process use. Local diffusion loads the configured pipeline in-process on 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from genpulse.core.config import AppArgs
@@ -28,6 +30,7 @@ class InProcessEnvironment:
     generate: Generate | None = None
     workers: dict[str, list[TaskWorker]] = field(default_factory=dict)
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic  # the limiters' (tests move it on: cooldowns, windows)
 
     def open_store(self, args: AppArgs) -> TaskStore:
         cfg = args.store
@@ -40,7 +43,9 @@ class InProcessEnvironment:
 
     def limiter(self, provider: CloudProvider) -> RateLimiter:
         cfg = provider.config
-        return self.limiters.setdefault(provider.name, RateLimiter(cfg.rps, cfg.max_concurrent_jobs))
+        if provider.name not in self.limiters:
+            self.limiters[provider.name] = RateLimiter(cfg.rps, cfg.max_concurrent_jobs, clock=self.clock)
+        return self.limiters[provider.name]
 
     def diffusion(self) -> Generate:
         if self.generate is None:
@@ -59,8 +64,14 @@ class LocalRuntime:
     wiring: Wiring
 
 
-def build_local(args: AppArgs, *, store: TaskStore | None = None, generate: Generate | None = None) -> LocalRuntime:
-    env = InProcessEnvironment(store=store, generate=generate or lazy_engine_generate(args.diffusion))
+def build_local(
+    args: AppArgs,
+    *,
+    store: TaskStore | None = None,
+    generate: Generate | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> LocalRuntime:
+    env = InProcessEnvironment(store=store, generate=generate or lazy_engine_generate(args.diffusion), clock=clock)
     wiring = Wiring(args, env)
     handoff = Handoff(frozenset(wiring.registry.names()), lambda task: wiring.dispatcher.dispatch(task))
     for name in wiring.registry.names():

@@ -6,12 +6,15 @@ submit its task type; any other name is a 404 ``model_not_found``. Config aliase
 name.
 An alias with ``routes`` picks one per request: the usable routes of the lowest priority, by weight. The other
 usable routes, by priority, then weight, are the request's fallbacks (``Model.fallbacks``): where its task fails
-over to when its provider surely refuses it (``genpulse.jobs.failover``).
+over to when its provider surely refuses it (``genpulse.jobs.failover``). Instances marked ``out`` (out of credit,
+credentials refused, unreachable: ``genpulse.providers.health``) are passed over while another route is usable,
+and come last among the fallbacks; when every usable route is out, the pick is as if none were.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,9 +83,17 @@ def _usable(alias: ModelAlias, route: Route, registry: Registry, caller: Princip
     return provider
 
 
-def pick(alias: ModelAlias, registry: Registry, caller: Principal, rng: random.Random | None = None) -> Provider | None:
-    """A usable route's provider: the lowest priority that has one, then by weight; None when none is usable."""
+def pick(
+    alias: ModelAlias,
+    registry: Registry,
+    caller: Principal,
+    rng: random.Random | None = None,
+    out: Container[str] = frozenset(),
+) -> Provider | None:
+    """A usable route's provider: the lowest priority that has one, then by weight, passing over the instances
+    ``out`` while one is not; None when none is usable."""
     usable = [(r, p) for r in alias.targets() if (p := _usable(alias, r, registry, caller)) is not None]
+    usable = [(r, p) for r, p in usable if r.provider not in out] or usable
     if not usable:
         return None
     best = min(r.priority for r, _ in usable)
@@ -90,10 +101,13 @@ def pick(alias: ModelAlias, registry: Registry, caller: Principal, rng: random.R
     return (rng or random.Random()).choices(group, weights=[r.weight for r, _ in group])[0][1]
 
 
-def fallbacks(alias: ModelAlias, picked: Provider, registry: Registry, caller: Principal) -> tuple[str, ...]:
-    """The usable routes but ``picked``, in failover order: by priority, then the heavier first."""
+def fallbacks(
+    alias: ModelAlias, picked: Provider, registry: Registry, caller: Principal, out: Container[str] = frozenset()
+) -> tuple[str, ...]:
+    """The usable routes but ``picked``, in failover order: those not ``out`` first, then by priority, then the
+    heavier first."""
     usable = [r for r in alias.targets() if _usable(alias, r, registry, caller) is not None]
-    ordered = sorted(usable, key=lambda r: (r.priority, -r.weight))  # stable: config order among equals
+    ordered = sorted(usable, key=lambda r: (r.provider in out, r.priority, -r.weight))  # stable among equals
     return tuple(dict.fromkeys(r.provider for r in ordered if r.provider != picked.name))
 
 
@@ -109,15 +123,16 @@ def resolve(
     caller: Principal,
     kind: str | None = None,
     rng: random.Random | None = None,
+    out: Container[str] = frozenset(),
 ) -> Model:
-    """The model ``name`` for ``caller``, on a route picked now; 404 when it is unknown or not theirs (no usable
-    route), 400 when it makes no ``kind``."""
+    """The model ``name`` for ``caller``, on a route picked now (passing over the instances ``out``); 404 when it
+    is unknown or not theirs (no usable route), 400 when it makes no ``kind``."""
     alias = aliases(args, registry).get(name)
-    provider = pick(alias, registry, caller, rng) if alias else None
+    provider = pick(alias, registry, caller, rng, out) if alias else None
     if alias is None or provider is None:
         raise OpenAIError(404, f"The model {name!r} does not exist or you do not have access to it.",
                           param="model", code="model_not_found")  # fmt: skip
-    model = Model(name, alias, provider, fallbacks(alias, provider, registry, caller))
+    model = Model(name, alias, provider, fallbacks(alias, provider, registry, caller, out))
     if kind is not None and model.kind != kind:
         raise OpenAIError(400, f"model {name!r} makes {model.kind}s, not {kind}s", param="model",
                           code="unsupported_model")  # fmt: skip

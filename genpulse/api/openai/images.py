@@ -19,10 +19,10 @@ from genpulse.api.caller import Caller
 from genpulse.api.long_lived import long_lived_of
 from genpulse.api.openai import catalog
 from genpulse.api.openai.errors import OpenAIError, OpenAIRoute
-from genpulse.api.openai.translate import task_request
+from genpulse.api.openai.translate import fingerprint, task_request
 from genpulse.api.routes import service_of
 from genpulse.core.errors import error_from_dict
-from genpulse.core.schemas import Task, TaskRequest
+from genpulse.core.schemas import Asset, Task, TaskRequest
 from genpulse.media.sniff import sniff
 from genpulse.tenants.auth import Principal
 
@@ -61,10 +61,12 @@ async def generate_images(
 ) -> ImagesResponse:
     """Generate images with a model alias (OpenAI's Images API); waits for the task."""
     svc = service_of(request)
-    model = catalog.resolve(body.model, svc.args, svc.registry, caller, kind="image")
+    model = catalog.resolve(body.model, svc.args, svc.registry, caller, kind="image", out=await svc.out_instances())
     given = body.model_dump(include={"prompt", "n", "size", "quality", "style"})
-    task = task_request(model, model.task_type(False), given, fps=svc.args.diffusion.fps, metadata=_user(body.user))
-    return await _answer(request, caller, task, idempotency_key, body.response_format, model.fallbacks)
+    task_type, meta = model.task_type(False), _user(body.user)
+    task = task_request(model, task_type, given, fps=svc.args.diffusion.fps, metadata=meta)
+    same = fingerprint(model, task_type, given, meta)
+    return await _answer(request, caller, task, idempotency_key, body.response_format, model.fallbacks, same)
 
 
 _EDIT_FIELDS = {"image", "prompt", "model", "n", "size", "response_format", "user", "quality", "style"}
@@ -91,15 +93,16 @@ async def edit_image(
         raise OpenAIError(400, f"unsupported parameter(s): {', '.join(extra)}", param=extra[0],
                           code="unsupported_parameter")  # fmt: skip
     svc = service_of(request)
-    found = catalog.resolve(model, svc.args, svc.registry, caller, kind="image")
+    found = catalog.resolve(model, svc.args, svc.registry, caller, kind="image", out=await svc.out_instances())
     task_type = found.task_type(True)
-    asset_id = await save_image(request, caller, image, "image")
-    given = {"prompt": prompt, "n": n, "size": size, "quality": quality, "style": style, "image": asset_id}
+    asset = await save_image(request, caller, image, "image")
+    given = {"prompt": prompt, "n": n, "size": size, "quality": quality, "style": style, "image": asset.id}
     task = task_request(found, task_type, given, fps=svc.args.diffusion.fps, metadata=_user(user))
-    return await _answer(request, caller, task, idempotency_key, response_format, found.fallbacks)
+    same = fingerprint(found, task_type, {**given, "image": f"sha256:{asset.sha256}"}, _user(user))  # not the id
+    return await _answer(request, caller, task, idempotency_key, response_format, found.fallbacks, same)
 
 
-async def save_image(request: Request, caller: Principal, upload: UploadFile, param: str) -> str:
+async def save_image(request: Request, caller: Principal, upload: UploadFile, param: str) -> Asset:
     """Store an uploaded input image as the caller's asset; its id goes into the task's params."""
     svc = service_of(request)
     limit = svc.args.storage.max_input_bytes
@@ -109,8 +112,7 @@ async def save_image(request: Request, caller: Principal, upload: UploadFile, pa
     content_type = sniff(data[:64])
     if content_type is None or not content_type.startswith("image/"):
         raise OpenAIError(400, f"{param} is not a PNG, JPEG, GIF or WebP image", param=param, code="invalid_image")
-    asset = await asyncio.to_thread(svc.save_upload, io.BytesIO(data), content_type, tenant=caller.tenant())
-    return asset.id
+    return await asyncio.to_thread(svc.save_upload, io.BytesIO(data), content_type, tenant=caller.tenant())
 
 
 def _user(user: str | None) -> dict[str, Any]:
@@ -124,8 +126,9 @@ async def _answer(
     key: str | None,
     response_format: ResponseFormat,
     fallbacks: tuple[str, ...],
+    same: str,
 ) -> ImagesResponse:
-    task = await run_to_end(request, caller, body, key, fallbacks)
+    task = await run_to_end(request, caller, body, key, fallbacks, same)
     assets = [a for a in (task.result or {}).get("assets", []) if str(a.get("content_type", "")).startswith("image/")]
     if response_format == "url":
         data = [ImageData(url=absolute_url(request, a["url"])) for a in assets]
@@ -137,13 +140,19 @@ async def _answer(
 
 
 async def run_to_end(
-    request: Request, caller: Principal, body: TaskRequest, key: str | None, fallbacks: tuple[str, ...] = ()
+    request: Request,
+    caller: Principal,
+    body: TaskRequest,
+    key: str | None,
+    fallbacks: tuple[str, ...] = (),
+    same: str | None = None,
 ) -> Task:
-    """Submit and wait (a long-lived slot, taken before the submit: a refused request stores nothing)."""
+    """Submit and wait (a long-lived slot, taken before the submit: a refused request stores nothing). ``same``:
+    the request's fingerprint for idempotency (``translate.fingerprint``)."""
     svc = service_of(request)
     wait = svc.args.server.max_wait_s
     with long_lived_of(request).take("wait"):
-        task, _ = await svc.submit(body, key, caller=caller, fallbacks=fallbacks)
+        task, _ = await svc.submit(body, key, caller=caller, fallbacks=fallbacks, fingerprint=same)
         task = await svc.get(task.id, wait, tenant=caller.tenant())
     if not task.is_terminal:
         raise OpenAIError(504, f"task {task.id} is still {task.status.value} after {wait:g} s; poll GET "

@@ -4,10 +4,15 @@
 ``size``; ``seconds`` -> ``duration`` or ``seconds``, or ``num_frames`` at the local models' frame rate;
 ``quality``, ``style`` and ``image`` -> the same names. A set field the model has no place for is a 400
 ``unsupported_parameter`` naming every such field; the alias's default params go under the request's.
+
+``fingerprint`` is what such a request is for idempotency: the alias and the fields as sent, made before a route is
+picked, so a repeat with the same ``Idempotency-Key`` that is routed elsewhere is the same request (its first task).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -70,3 +75,8 @@ def task_request(
         params={**model.alias.params, **params},
         metadata={"openai": {"model": model.id, **{k: v for k, v in metadata.items() if v is not None}}},
     )
+
+
+def fingerprint(model: Model, task_type: str, given: dict[str, Any], metadata: dict[str, Any]) -> str:
+    body = {"model": model.id, "task_type": task_type, "fields": given, "metadata": metadata}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()

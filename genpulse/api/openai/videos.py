@@ -24,7 +24,7 @@ from genpulse.api.caller import Caller
 from genpulse.api.openai import catalog
 from genpulse.api.openai.errors import OpenAIError, OpenAIRoute
 from genpulse.api.openai.images import save_image
-from genpulse.api.openai.translate import task_request
+from genpulse.api.openai.translate import fingerprint, task_request
 from genpulse.api.routes import service_of
 from genpulse.core.errors import Conflict, NotFound
 from genpulse.core.schemas import Task, TaskStatus
@@ -107,16 +107,19 @@ async def create_video(
         body = VideoCreate.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    model = catalog.resolve(body.model, svc.args, svc.registry, caller, kind="video")
+    model = catalog.resolve(body.model, svc.args, svc.registry, caller, kind="video", out=await svc.out_instances())
     ref = body.input_reference
     image = ref.image_url or ref.file_id if ref else None
+    sent = image  # what the request names: an upload by its content (each upload is a new asset id)
     if upload is not None:
-        image = await save_image(request, caller, upload, "input_reference")
+        asset = await save_image(request, caller, upload, "input_reference")
+        image, sent = asset.id, f"sha256:{asset.sha256}"
     given: dict[str, Any] = {"prompt": body.prompt, "seconds": body.seconds, "size": body.size, "image": image}
     meta = {"seconds": str(body.seconds) if body.seconds else None, "size": body.size, "prompt": body.prompt}
     task_type = model.task_type(image is not None)
     request_ = task_request(model, task_type, given, fps=svc.args.diffusion.fps, metadata=meta)
-    task, _ = await svc.submit(request_, idempotency_key, caller=caller, fallbacks=model.fallbacks)
+    same = fingerprint(model, task_type, {**given, "image": sent}, meta)  # not the route's, nor the upload's id
+    task, _ = await svc.submit(request_, idempotency_key, caller=caller, fallbacks=model.fallbacks, fingerprint=same)
     return video_of(task)
 
 

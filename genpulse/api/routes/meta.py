@@ -15,9 +15,10 @@ router = APIRouter(tags=["meta"], dependencies=[Depends(principal_of)])  # any v
 
 
 @router.get("/v1/providers")
-def list_providers(request: Request) -> dict[str, Any]:
+async def list_providers(request: Request) -> dict[str, Any]:
     """Providers, their task types, whether they are configured, and their limits."""
-    return {"data": service_of(request).providers()}
+    # and `out`: set while model aliases route around the instance (docs/openai.md)
+    return {"data": await service_of(request).providers()}
 
 
 @router.get("/meta/schemas")
