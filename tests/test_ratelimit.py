@@ -175,6 +175,7 @@ class GatedVendor:
 
     def __init__(self) -> None:
         self.config = ProviderConfig()
+        self.callbacks = None  # polls only
         self.submitted: list[str] = []
         self._done: dict[str, asyncio.Event] = {}
 
