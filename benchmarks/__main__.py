@@ -13,7 +13,7 @@ from collections.abc import Callable
 from benchmarks.env import bench_available
 from benchmarks.report import Result, publish
 
-SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead", "soak", "idle")
+SCENARIOS = ("submit-storm", "long-jobs", "rate-limit", "diffusion", "overhead", "soak", "idle", "reads")
 
 
 def runner(name: str) -> Callable[..., Result]:
@@ -29,6 +29,10 @@ def runner(name: str) -> Callable[..., Result]:
         from benchmarks.idle import idle
 
         return idle
+    if name == "reads":
+        from benchmarks.reads import reads
+
+        return reads
     from benchmarks import vendor_scenarios
 
     return getattr(vendor_scenarios, name.replace("-", "_"))

@@ -36,9 +36,19 @@ def _measure(repo: Path, settle_s: float) -> dict[str, Any]:
     }
 
 
-def idle(sides: tuple[str, ...] = ("genpulse",), repo: str = "", settle_s: float = 20.0, n: int = 0) -> Result:
-    before = _measure(Path(repo), settle_s) if repo and "baseline" in sides else None
-    after = _measure(REPO, settle_s) if "genpulse" in sides else None
+def idle(
+    sides: tuple[str, ...] = ("genpulse",),
+    repo: str = "",
+    settle_s: float = 20.0,
+    n: int = 0,
+    measured: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None,
+) -> Result:
+    """``measured``: (before, after) from an earlier run's JSON, to rebuild its table without running again."""
+    if measured is not None:
+        before, after = measured
+    else:
+        before = _measure(Path(repo), settle_s) if repo and "baseline" in sides else None
+        after = _measure(REPO, settle_s) if "genpulse" in sides else None
     res = Result(
         "idle",
         "python -m benchmarks idle" + (f" --opt repo={repo}" if repo else ""),
@@ -57,6 +67,6 @@ def idle(sides: tuple[str, ...] = ("genpulse",), repo: str = "", settle_s: float
     for name in names:
         b = (before or {}).get("processes", {}).get(name)
         a = (after or {}).get("processes", {}).get(name)
-        count = f" x{int((a or b or {}).get('count', 1))}"
-        res.add(f"RSS MB: {name}{count}", b and b["rss_mb"], a and a["rss_mb"])
+        counts = " / ".join(f"x{int(side['count'])}" if side else "-" for side in (b, a))
+        res.add(f"RSS MB: {name} ({counts})", b and b["rss_mb"], a and a["rss_mb"])
     return res

@@ -28,6 +28,7 @@ class Workload:
     store: str = "actor"  # GenPulse's task store: "actor" (in-cluster) or "redis" (a private redis-server)
     env: dict[str, str] = field(default_factory=dict)  # environment of GenPulse's Ray processes
     callbacks: bool = False  # GenPulse: vendor callbacks on (the fake vendor POSTs to GenPulse's Serve port)
+    warmup: int = 0  # GenPulse: jobs run (and not counted) before the measured ones, e.g. to learn job durations
 
 
 def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> dict[str, dict[str, Any] | None]:
@@ -52,6 +53,9 @@ def run_pair(w: Workload, sides: tuple[str, ...] = ("baseline", "genpulse")) -> 
                     pids.update(redis.pids)
                 api = stack.enter_context(services.genpulse(args, env_extra=w.env, callbacks=w.callbacks))
                 pids.update(api.pids)
+                if w.warmup:
+                    _say(f"GenPulse: {w.warmup} warm-up jobs (not counted)")
+                    drive("genpulse", api.url, vendor.url, w.warmup, **w.drive)
                 before = tree_breakdown(api.pids["genpulse"])
                 reports["genpulse"] = drive("genpulse", api.url, vendor.url, w.n, pids=pids, **w.drive)
                 after = tree_breakdown(api.pids["genpulse"])

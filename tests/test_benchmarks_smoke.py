@@ -60,6 +60,8 @@ def test_long_jobs_smoke() -> None:
     got = rows(long_jobs(n=10, sides=("genpulse",), duration=2.0))
     assert got["completed"][1] == 10
     assert got["vendor jobs in flight at once (max)"][1] == 10
+    assert got["vendor callbacks per job (sent / failed)"][1] == "1 / 0"  # callbacks on: each job called back
+    assert got["callbacks off: vendor polls per job"][1] is not None  # and the run with them off
 
 
 def test_overhead_smoke() -> None:

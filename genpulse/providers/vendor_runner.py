@@ -48,6 +48,7 @@ from genpulse.core.errors import (
 from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
+from genpulse.providers.callbacks import VendorCallbacks
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import fails_over, out_reason, public_message, refused
 from genpulse.providers.job_slots import JobSlot
@@ -348,7 +349,7 @@ class VendorRunner:
         submitted the job, so the time to its end is a sample of the provider's job duration."""
         started, polls, errors = self._clock(), 0, 0
         wakeup: asyncio.Event | None = None
-        if self.provider.callbacks is not None:  # without callbacks nothing wakes a poll loop: plain sleeps
+        if self._callbacks() is not None:  # without callbacks nothing wakes a poll loop: plain sleeps
             wakeup = self._wakeups[task.id] = asyncio.Event()
             if self._early.pop(task.id, False) is None:  # its callback came before this loop started
                 wakeup.set()
@@ -382,8 +383,11 @@ class VendorRunner:
         if self.provider.config.poll_interval_s is not None:  # the operator's fixed interval
             return self.provider.config.poll_interval_s
         delay = self.planner.delay(task_type, elapsed_s, polls)
-        callbacks = self.provider.callbacks
+        callbacks = self._callbacks()
         return delay if callbacks is None else max(delay, callbacks.safety_poll_s)
+
+    def _callbacks(self) -> VendorCallbacks | None:
+        return getattr(self.provider, "callbacks", None)  # a provider without the attribute has no callbacks
 
     async def _wait(self, wakeup: asyncio.Event | None, delay: float) -> None:
         """Sleep ``delay`` seconds, or less if woken (a vendor callback)."""
