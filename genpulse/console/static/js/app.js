@@ -7,12 +7,14 @@ import * as queue from "./pages/queue.js";
 import * as submit from "./pages/submit.js";
 import * as system from "./pages/system.js";
 import * as task from "./pages/task.js";
+import * as workflows from "./pages/workflows.js";
 
 const PAGES = {
   queue: { module: queue, title: "Queue", roles: ["tenant", "admin"] },
   task: { module: task, roles: ["tenant"] },
   gallery: { module: gallery, title: "Gallery", roles: ["tenant"] },
   submit: { module: submit, title: "Submit", roles: ["tenant"] },
+  workflows: { module: workflows, title: "Workflows", roles: ["tenant"] },
   system: { module: system, title: "System", roles: ["tenant", "admin"] },
   admin: { module: admin, title: "Admin", roles: ["admin"] },
 };
