@@ -348,6 +348,7 @@ class VendorRunner:
         callback wakes us (``wake``) and otherwise only every ``server.callback_safety_poll_s``. ``fresh``: this run
         submitted the job, so the time to its end is a sample of the provider's job duration."""
         started, polls, errors = self._clock(), 0, 0
+        sent = started  # when the latest poll left (after its limiter wait): the job had ended by then, or not
         wakeup: asyncio.Event | None = None
         if self._callbacks() is not None:  # without callbacks nothing wakes a poll loop: plain sleeps
             wakeup = self._wakeups[task.id] = asyncio.Event()
@@ -362,6 +363,7 @@ class VendorRunner:
                         await ctx.progress(min(90.0, job.progress))
                     await self._wait(wakeup, self._poll_delay(task.task_type, self._clock() - started, polls))
                 await self.limiter.acquire_request(priority)
+                sent = self._clock()
                 try:
                     job = await self._call(lambda: self.provider.poll(self.client, task.task_type, job_id), "poll")
                     errors = 0
@@ -375,8 +377,8 @@ class VendorRunner:
         finally:
             if wakeup is not None and self._wakeups.get(task.id) is wakeup:
                 del self._wakeups[task.id]
-        if fresh and polls:
-            self.planner.record(task.task_type, self._clock() - started)
+        if fresh and polls:  # only the poll's departure bounds the end; a first poll that found it over says "earlier"
+            self.planner.record(task.task_type, sent - started, late=polls == 1 and wakeup is None)
         return job
 
     def _poll_delay(self, task_type: str, elapsed_s: float, polls: int) -> float:
