@@ -41,6 +41,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/meta/schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Schemas Index
+         * @description What has a schema: each provider (`/meta/schemas/{provider}`) and each of the caller's workflows, with the
+         *     JSON Schema of a run's `inputs` (its latest version; the first 200 by name).
+         */
+        get: operations["schemas_index_meta_schemas_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/meta/schemas/{provider}": {
         parameters: {
             query?: never;
@@ -97,6 +118,68 @@ export interface paths {
          * @description Revoke a key: from this answer on, every ingress replica refuses it (401).
          */
         delete: operations["revoke_key_v1_admin_keys__key_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * System
+         * @description Per provider: its rate limiter (calls in the window and waiting, job slots held and waiting, vendor 429s),
+         *     its worker pool (tasks each worker drives now) and its open queue; the storage backend and the task store.
+         *     A limiter or worker that does not answer in 3 s shows its error instead.
+         */
+        get: operations["system_v1_admin_system_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List All Tasks
+         * @description Every tenant's tasks, newest first, each with its `tenant_id`; filters as on `GET /v1/tasks`.
+         */
+        get: operations["list_all_tasks_v1_admin_tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tasks/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Any Task
+         * @description Any tenant's task.
+         */
+        get: operations["get_any_task_v1_admin_tasks__task_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -276,7 +359,8 @@ export interface paths {
         };
         /**
          * Get Asset Thumbnail
-         * @description A small JPEG of an image asset (at most `size` pixels a side), for galleries; `415` for other types.
+         * @description A small JPEG of an image asset, or of a video's first frame (at most `size` pixels a side), for galleries;
+         *     `415` for other types, and for videos where the ingress has no decoder (PyAV).
          */
         get: operations["get_asset_thumbnail_v1_assets__asset_id__thumbnail_get"];
         put?: never;
@@ -703,6 +787,96 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workflows
+         * @description The caller's workflows by name, each at its latest version that is not retired.
+         */
+        get: operations["list_workflows_v1_workflows_get"];
+        put?: never;
+        /**
+         * Upload Workflow
+         * @description Store a ComfyUI workflow (API or UI format) as the next version of `name`; `200` when an identical upload
+         *     already made a version that is not retired (that version is returned).
+         */
+        post: operations["upload_workflow_v1_workflows_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Workflow
+         * @description The latest version that is not retired, with the list of every version.
+         */
+        get: operations["get_workflow_v1_workflows__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Workflow
+         * @description Run the workflow (its latest version, or `version`) with `inputs`: a `comfyui` task of type `workflow`.
+         *     A bad input is a `422` naming it; a retired version a `409`.
+         */
+        post: operations["run_workflow_v1_workflows__name__runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Workflow Version
+         * @description One version, retired or not, with its stored graph (API format, as converted and checked at upload).
+         */
+        get: operations["get_workflow_version_v1_workflows__name__versions__version__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Retire Workflow Version
+         * @description Retire a version: it can no longer be run (`409`); it stays readable, and so do its past runs.
+         */
+        delete: operations["retire_workflow_version_v1_workflows__name__versions__version__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1272,6 +1446,97 @@ export interface components {
              * @enum {string}
              */
             task_type: "text-to-video";
+            /**
+             * Webhook Url
+             * @description Called when the task ends.
+             */
+            webhook_url?: string | null;
+        };
+        /**
+         * ComfyuiWorkflowParams
+         * @description `params` of provider `comfyui`, task type `workflow`. A run of a stored workflow (``POST /v1/workflows/{name}/runs``): its graph with the run's values filled in,
+         *     the images to upload, and which workflow version and values they were (``genpulse.workflows.fill``).
+         */
+        ComfyuiWorkflowParams: {
+            /**
+             * Images
+             * @description Images uploaded to the server and set into nodes.
+             */
+            images?: components["schemas"]["ComfyuiImageInput"][];
+            /**
+             * Inputs
+             * @description Values set into nodes.
+             */
+            inputs?: components["schemas"]["ComfyuiNodeInput"][];
+            /**
+             * Values
+             * @description The inputs used, random seeds included.
+             */
+            values?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Workflow
+             * @description The workflow in ComfyUI API format (`Save (API)`): node id -> {class_type, inputs, _meta?}; a link is [source node id, output index].
+             */
+            workflow: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /**
+             * Workflow Name
+             * @description The stored workflow this run is of.
+             */
+            workflow_name: string;
+            /**
+             * Workflow Version
+             * @description Its version.
+             */
+            workflow_version: number;
+        };
+        /**
+         * ComfyuiWorkflowRequest
+         * @description Submit a `workflow` task to `comfyui`.
+         */
+        ComfyuiWorkflowRequest: {
+            /**
+             * Deadline S
+             * @description Seconds from now after which the task fails.
+             */
+            deadline_s?: number | null;
+            /**
+             * Idempotency Key
+             * @description Same key and body return the same task; same key, other body: 409.
+             */
+            idempotency_key?: string | null;
+            /**
+             * Metadata
+             * @description Opaque data echoed back in the task.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            params: components["schemas"]["ComfyuiWorkflowParams"];
+            /**
+             * @description Queue order at the provider's rate limiter.
+             * @default normal
+             */
+            priority?: components["schemas"]["Priority"];
+            /**
+             * Provider
+             * @description Provider name; see `GET /v1/providers`.
+             * @constant
+             * @enum {string}
+             */
+            provider: "comfyui";
+            /**
+             * Task Type
+             * @description Task type the provider supports.
+             * @constant
+             * @enum {string}
+             */
+            task_type: "workflow";
             /**
              * Webhook Url
              * @description Called when the task ends.
@@ -2233,6 +2498,47 @@ export interface components {
             /** Data */
             data: components["schemas"]["ImageData"][];
         };
+        /**
+         * InputOverride
+         * @description An annotation of one input at upload: expose a node input, rename, hide, describe or bound a derived one.
+         */
+        InputOverride: {
+            /** Default */
+            default?: unknown;
+            /** Description */
+            description?: string | null;
+            /** Enum */
+            enum?: (string | number)[] | null;
+            /**
+             * Hidden
+             * @description Leave the parameter out: the workflow's value is always used.
+             * @default false
+             */
+            hidden?: boolean;
+            /**
+             * Input
+             * @description The node input to expose (with `node`).
+             */
+            input?: string | null;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /**
+             * Name
+             * @description Rename the parameter.
+             */
+            name?: string | null;
+            /**
+             * Node
+             * @description Node id or title: expose this node's `input`.
+             */
+            node?: string | null;
+            /** Required */
+            required?: boolean | null;
+            /** Title */
+            title?: string | null;
+        };
         /** KeyCreate */
         KeyCreate: {
             /**
@@ -2646,6 +2952,74 @@ export interface components {
             data: components["schemas"]["LedgerEntry"][];
             /** Next Cursor */
             next_cursor?: string | null;
+        };
+        /** LimiterStats */
+        LimiterStats: {
+            /**
+             * Current Rps
+             * @description The rate now: lower than `rps` while it recovers from a vendor 429.
+             */
+            current_rps: number;
+            /**
+             * Jobs Expired
+             * @description Slots freed because nobody renewed their lease.
+             * @default 0
+             */
+            jobs_expired?: number;
+            /**
+             * Jobs Held
+             * @description Job slots in use (vendor jobs in flight).
+             */
+            jobs_held: number;
+            /** Max Concurrent Jobs */
+            max_concurrent_jobs: number;
+            /**
+             * Out For S
+             * @description Seconds until model aliases route to this instance again.
+             */
+            out_for_s?: number | null;
+            /**
+             * Out Reason
+             * @description Set while model aliases route around this instance: `arrears`, `credentials` or `unreachable`.
+             */
+            out_reason?: string | null;
+            /**
+             * Restarted
+             * @default false
+             */
+            restarted?: boolean;
+            /**
+             * Rps
+             * @description Configured requests per second, cluster-wide.
+             */
+            rps: number;
+            /**
+             * Throttled 429
+             * @description Vendor 429s reported since the limiter started.
+             */
+            throttled_429: number;
+            /**
+             * Waited S
+             * @description Seconds spent waiting for request tokens, in total.
+             * @default 0
+             */
+            waited_s?: number;
+            /**
+             * Waiting Jobs
+             * @description Tasks waiting for a job slot.
+             */
+            waiting_jobs: number;
+            /**
+             * Waiting Requests
+             * @description Calls waiting for a request token.
+             */
+            waiting_requests: number;
+            /**
+             * Window Calls
+             * @description Vendor calls granted in the current sliding window.
+             * @default 0
+             */
+            window_calls?: number;
         };
         /** Me */
         Me: {
@@ -3101,6 +3475,20 @@ export interface components {
              */
             webhook_url?: string | null;
         };
+        /** Output */
+        Output: {
+            /** Class Type */
+            class_type: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "image" | "video" | "audio" | "file";
+            /** Node */
+            node: string;
+            /** Title */
+            title?: string | null;
+        };
         /**
          * PipelineImageToVideoParams
          * @description `params` of provider `pipeline`, task type `image-to-video`. Animate an image with a video provider; returns the video and the first frame as a poster.
@@ -3296,6 +3684,90 @@ export interface components {
          * @enum {string}
          */
         Priority: "high" | "normal" | "low";
+        /** ProviderSystem */
+        ProviderSystem: {
+            /**
+             * In Flight
+             * @description Tasks its workers drive now (the workers that answered).
+             */
+            in_flight: number;
+            /** @description None for a provider without a rate limiter (local, or without credentials). */
+            limiter?: components["schemas"]["LimiterStats"] | null;
+            /** Limiter Error */
+            limiter_error?: string | null;
+            /** Oldest Queued S */
+            oldest_queued_s?: number | null;
+            /** Provider */
+            provider: string;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+            /** Workers */
+            workers: components["schemas"]["WorkerStats"][];
+        };
+        /**
+         * RouteAttempt
+         * @description A provider instance a task left: it surely refused the task's submit, and the model alias that made the
+         *     task had a further route (docs/openai.md, "Failover").
+         */
+        RouteAttempt: {
+            /**
+             * At
+             * @description When it moved on (Unix seconds).
+             */
+            at: number;
+            /**
+             * Attempts
+             * @description The task's `attempts` when it moved on.
+             */
+            attempts: number;
+            /** @description Its refusal (connection refused, rate limit, out of credit, ...). */
+            error: components["schemas"]["TaskError"];
+            /**
+             * Provider
+             * @description The provider instance that refused the task.
+             */
+            provider: string;
+        };
+        /** StorageInfo */
+        StorageInfo: {
+            /** Endpoint Url */
+            endpoint_url?: string | null;
+            /**
+             * Location
+             * @description The data directory, or `s3://bucket/prefix`.
+             */
+            location: string;
+            /** Public Base Url */
+            public_base_url?: string | null;
+            /**
+             * Type
+             * @description `local` or `s3`.
+             */
+            type: string;
+        };
+        /** SystemReport */
+        SystemReport: {
+            /**
+             * Generated At
+             * @description Unix seconds.
+             */
+            generated_at: number;
+            /** Providers */
+            providers: components["schemas"]["ProviderSystem"][];
+            storage: components["schemas"]["StorageInfo"];
+            /**
+             * Store
+             * @description The task store's kind: `RedisTaskStore`, `ActorTaskStore`, `MemoryTaskStore`.
+             */
+            store: string;
+            /**
+             * Store Up
+             * @description Whether the store answered the queue walk.
+             */
+            store_up: boolean;
+        };
         /** TaskError */
         TaskError: {
             /** Message */
@@ -3388,6 +3860,11 @@ export interface components {
              * @description The failed task this one re-runs (`POST .../retry`).
              */
             retry_of?: string | null;
+            /**
+             * Route Attempts
+             * @description Provider instances this task failed over from, oldest first (`provider`: where it is now).
+             */
+            route_attempts?: components["schemas"]["RouteAttempt"][];
             /** Started At */
             started_at?: number | null;
             status: components["schemas"]["TaskStatus"];
@@ -3814,6 +4291,17 @@ export interface components {
             succeeded?: number;
             /** Task Type */
             task_type: string;
+        };
+        /** VersionSummary */
+        VersionSummary: {
+            /** Created At */
+            created_at: number;
+            /** Hash */
+            hash: string;
+            /** Retired At */
+            retired_at: number | null;
+            /** Version */
+            version: number;
         };
         /** VideoDeleted */
         VideoDeleted: {
@@ -4379,6 +4867,148 @@ export interface components {
              */
             secret?: string | null;
         };
+        /** WorkerStats */
+        WorkerStats: {
+            /**
+             * Error
+             * @description Why the worker did not answer.
+             */
+            error?: string | null;
+            /**
+             * In Flight
+             * @description Tasks this worker is driving now.
+             */
+            in_flight?: number | null;
+            /** Name */
+            name: string;
+        };
+        /** WorkflowPage */
+        WorkflowPage: {
+            /** Data */
+            data: components["schemas"]["WorkflowPublic"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * WorkflowPublic
+         * @description A workflow version as the API returns it.
+         */
+        WorkflowPublic: {
+            /** Analyzed With */
+            analyzed_with: string;
+            /** Created At */
+            created_at: number;
+            /** Description */
+            description: string | null;
+            /** Hash */
+            hash: string;
+            /**
+             * Inputs
+             * @description JSON Schema of the run's `inputs`.
+             */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Outputs */
+            outputs: components["schemas"]["Output"][];
+            /** Retired At */
+            retired_at: number | null;
+            /** Run Url */
+            run_url: string;
+            /** Source */
+            source: string;
+            /** Version */
+            version: number;
+            /**
+             * Versions
+             * @description Every version (`GET /v1/workflows/{name}`).
+             */
+            versions?: components["schemas"]["VersionSummary"][] | null;
+            /**
+             * Workflow
+             * @description The stored graph, API format (`GET /v1/workflows/{name}/versions/{n}`).
+             */
+            workflow?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * WorkflowRun
+         * @description Body of `POST /v1/workflows/{name}/runs`.
+         */
+        WorkflowRun: {
+            /**
+             * Deadline S
+             * @description Seconds from now after which the task fails.
+             */
+            deadline_s?: number | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+            /**
+             * Inputs
+             * @description Values of the workflow's inputs, by name.
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Metadata
+             * @description Opaque data echoed back in the task.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description Queue order at the provider's rate limiter.
+             * @default normal
+             */
+            priority?: components["schemas"]["Priority"];
+            /**
+             * Random Seed
+             * @description Give every seed input a random value (recorded in the task).
+             * @default false
+             */
+            random_seed?: boolean;
+            /**
+             * Version
+             * @description The version to run; the latest by default.
+             */
+            version?: number | null;
+            /**
+             * Webhook Url
+             * @description Called when the task ends.
+             */
+            webhook_url?: string | null;
+        };
+        /**
+         * WorkflowUpload
+         * @description Body of `POST /v1/workflows`.
+         */
+        WorkflowUpload: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Inputs
+             * @description Overrides of the derived inputs, by parameter name.
+             */
+            inputs?: {
+                [key: string]: components["schemas"]["InputOverride"];
+            };
+            /**
+             * Name
+             * @description Lowercase letters, digits, `-` and `_`; 1-64 chars.
+             */
+            name: string;
+            /**
+             * Workflow
+             * @description The graph: ComfyUI API format (`Save (API)`), or the UI format ComfyUI saves by default.
+             */
+            workflow: {
+                [key: string]: unknown;
+            };
+        };
     };
     responses: never;
     parameters: never;
@@ -4520,6 +5150,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    schemas_index_meta_schemas_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Malformed JSON */
@@ -4866,6 +5612,357 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyPublic"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    system_v1_admin_system_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemReport"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_all_tasks_v1_admin_tasks_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["TaskStatus"] | null;
+                provider?: string | null;
+                /** @description Only this tenant's tasks. */
+                tenant?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPage"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_any_task_v1_admin_tasks__task_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
                 };
             };
             /** @description Malformed JSON */
@@ -6240,7 +7337,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Not an image */
+            /** @description Neither an image nor a video this host can decode */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7469,7 +8566,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["BaiduImageToVideoRequest"] | components["schemas"]["BaiduTextToImageRequest"] | components["schemas"]["ComfyuiImageToVideoRequest"] | components["schemas"]["ComfyuiTextToImageRequest"] | components["schemas"]["ComfyuiTextToVideoRequest"] | components["schemas"]["DashscopeImageToVideoRequest"] | components["schemas"]["DashscopeTextToImageRequest"] | components["schemas"]["DashscopeTextToVideoRequest"] | components["schemas"]["DiffusersImageToImageRequest"] | components["schemas"]["DiffusersImageToVideoRequest"] | components["schemas"]["DiffusersTextToImageRequest"] | components["schemas"]["DiffusersTextToVideoRequest"] | components["schemas"]["KlingImageToVideoRequest"] | components["schemas"]["KlingTextToImageRequest"] | components["schemas"]["KlingTextToVideoRequest"] | components["schemas"]["MinimaxImageToVideoRequest"] | components["schemas"]["MinimaxTextToImageRequest"] | components["schemas"]["MinimaxTextToVideoRequest"] | components["schemas"]["OpenaiTextToImageRequest"] | components["schemas"]["PipelineImageToVideoRequest"] | components["schemas"]["PipelineTextToImageToVideoRequest"] | components["schemas"]["TencentImageToVideoRequest"] | components["schemas"]["TencentTextToImageRequest"] | components["schemas"]["TencentTextToVideoRequest"] | components["schemas"]["VolcengineImageToVideoRequest"] | components["schemas"]["VolcengineTextToImageRequest"] | components["schemas"]["VolcengineTextToVideoRequest"];
+                "application/json": components["schemas"]["BaiduImageToVideoRequest"] | components["schemas"]["BaiduTextToImageRequest"] | components["schemas"]["ComfyuiImageToVideoRequest"] | components["schemas"]["ComfyuiTextToImageRequest"] | components["schemas"]["ComfyuiTextToVideoRequest"] | components["schemas"]["ComfyuiWorkflowRequest"] | components["schemas"]["DashscopeImageToVideoRequest"] | components["schemas"]["DashscopeTextToImageRequest"] | components["schemas"]["DashscopeTextToVideoRequest"] | components["schemas"]["DiffusersImageToImageRequest"] | components["schemas"]["DiffusersImageToVideoRequest"] | components["schemas"]["DiffusersTextToImageRequest"] | components["schemas"]["DiffusersTextToVideoRequest"] | components["schemas"]["KlingImageToVideoRequest"] | components["schemas"]["KlingTextToImageRequest"] | components["schemas"]["KlingTextToVideoRequest"] | components["schemas"]["MinimaxImageToVideoRequest"] | components["schemas"]["MinimaxTextToImageRequest"] | components["schemas"]["MinimaxTextToVideoRequest"] | components["schemas"]["OpenaiTextToImageRequest"] | components["schemas"]["PipelineImageToVideoRequest"] | components["schemas"]["PipelineTextToImageToVideoRequest"] | components["schemas"]["TencentImageToVideoRequest"] | components["schemas"]["TencentTextToImageRequest"] | components["schemas"]["TencentTextToVideoRequest"] | components["schemas"]["VolcengineImageToVideoRequest"] | components["schemas"]["VolcengineTextToImageRequest"] | components["schemas"]["VolcengineTextToVideoRequest"];
             };
         };
         responses: {
@@ -8958,6 +10055,734 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_workflows_v1_workflows_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPage"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    upload_workflow_v1_workflows_post: {
+        parameters: {
+            query?: {
+                /** @description Admin only: upload for this tenant. */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowUpload"];
+            };
+        };
+        responses: {
+            /** @description An identical upload: the version it made */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_workflow_v1_workflows__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    run_workflow_v1_workflows__name__runs_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowRun"];
+            };
+        };
+        responses: {
+            /** @description A replay (same Idempotency-Key), or a run already ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_workflow_version_v1_workflows__name__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Insufficient credits (`insufficient_credits`; balance and price in `details`) */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The key may not do this (admin route, provider or task type out of its scopes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown id (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict (idempotency key reuse, terminal task) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid provider, task type or params */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited (a key's requests/second or concurrent tasks); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    retire_workflow_version_v1_workflows__name__versions__version__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
             };
             /** @description Malformed JSON */
             400: {
