@@ -30,9 +30,9 @@ from genpulse.core.errors import UnsupportedMediaType
 from genpulse.diffusion.mp4 import encode_mp4, poster_png
 from genpulse.media.thumbnail import thumbnail
 from tests.harness import RunningApp, local_args, running_app
-from tests.test_tenants_api import ADMIN, Api, body, fake_generate, tenant
+from tests.support.console_browser import Page, launch_chromium
+from tests.support.tenant_api import ADMIN, Api, body, fake_generate, tenant
 
-CHROMIUM = Path("/usr/bin/chromium")
 STATIC = Path(__file__).resolve().parent.parent / "genpulse" / "console" / "static"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "img" / "console"
 
@@ -71,49 +71,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("the console tests need Debian's chromium at /usr/bin/chromium: run scripts/install.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-class Page:
-    """A browser tab on the console that records JavaScript errors and every request's host."""
-
-    def __init__(self, browser: Any, app: RunningApp, shots: Path) -> None:
-        self.app, self.shots = app, shots
-        self.page = browser.new_page(viewport={"width": 1000, "height": 640})
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", self._console)
-        self.page.on("request", self._request)
-        self.page.set_default_timeout(15_000)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" and "Failed to load resource" not in message.text:  # 401/403/422 answers
-            self.errors.append(message.text)
-
-    def _request(self, request: Any) -> None:
-        if not request.url.startswith((self.app.url + "/", "blob:", "data:")):
-            self.foreign.append(request.url)
-
-    def sign_in(self, key: str) -> None:
-        self.page.goto(f"{self.app.url}/console")
-        self.page.fill("#key", key)
-        self.page.click("button[type=submit]")
-
-    def shot(self, name: str) -> None:
-        self.shots.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(self.shots / f"{name}.png"))
-
-    def check_clean(self) -> None:
-        assert self.errors == [] and self.foreign == []
-        self.page.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ same path through real Serve replicas is checked in ``tests/test_diffusion_serve
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from genpulse.core.config import DiffusionConfig
 from genpulse.diffusion.diffusion_runner import LOADED_PROGRESS, LOADING_PROGRESS
 from tests.harness import local_args, running_app
+from tests.support.tasks import progress_of
 
 SMALL = {"width": 64, "height": 64, "num_inference_steps": 2}
 
@@ -47,18 +47,6 @@ async def test_a_request_hears_its_models_load_once(tiny_cache: Path, tmp_path: 
     assert failed[1]["result"]["error"]["type"] == "execution_error"
     plain = await engine.submit(fox)  # without a listener: as before
     assert plain["images"]
-
-
-def progress_of(client: httpx.Client, task_id: str) -> list[float]:
-    """The task's progress values in order, from its event stream (which ends after the terminal event)."""
-    values = []
-    with client.stream("GET", f"/v1/tasks/{task_id}/events") as r:
-        for line in r.iter_lines():
-            if line.startswith("data:"):
-                event = json.loads(line.removeprefix("data:"))
-                if event.get("progress") is not None:
-                    values.append(event["progress"])
-    return values
 
 
 def test_the_task_shows_its_model_loading_in_its_progress(tmp_path: Path, tiny_cache: Path) -> None:

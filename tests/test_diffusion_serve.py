@@ -13,7 +13,7 @@ import pytest
 
 from genpulse.diffusion.diffusion_runner import LOADED_PROGRESS, LOADING_PROGRESS
 from tests.conftest import RaySession
-from tests.test_diffusion_progress import progress_of
+from tests.support.tasks import progress_of
 
 pytestmark = pytest.mark.ray
 

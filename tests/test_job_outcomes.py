@@ -108,31 +108,12 @@ async def test_a_task_canceled_while_its_worker_was_down_is_canceled_at_the_vend
     with DASHSCOPE.serve(queue_s=60, run_s=1) as (state, url):  # the job stays PENDING (cancellable)
         rt = build_local(local_args(tmp_path, providers={"dashscope": app_config(DASHSCOPE, url)}))
         worker = rt.workers["dashscope"][0]
-        provider: Any = rt.wiring.registry.get("dashscope")
-        params = provider.validate("text-to-image", {"prompt": "a flower shop"})
-        async with httpx.AsyncClient() as client:
-            made = await provider.submit(client, "text-to-image", params)  # what the worker did before it died
-        created = now()
-        task, _ = await rt.service.store.create(
-            Task(
-                id=new_id("tsk"),
-                provider="dashscope",
-                task_type="text-to-image",
-                status=TaskStatus.running,
-                params=params.model_dump(mode="json"),
-                created_at=created,
-                deadline_at=created + 600,
-                attempts=1,
-                owner=worker.name,
-                lease_expires_at=created + 30,
-                provider_task_id=made.job_id,
-            )
-        )
+        task, job_id = await owned_running_task(rt, worker.name)  # what the worker did before it died
         assert task.id not in worker.in_flight()
         await rt.service.cancel(task.id)
 
         async def vendor_canceled() -> bool:
-            return state.jobs[DASHSCOPE.job_key(made.job_id)].canceled
+            return state.jobs[DASHSCOPE.job_key(job_id)].canceled
 
         await until(vendor_canceled)
 

@@ -22,7 +22,7 @@ from genpulse.tasks.store import TENANT_EVENT_HISTORY
 from genpulse.tasks.tenant_sse import tenant_events
 from tests.harness import RunningApp, local_args, running_app
 from tests.support.tasks import make
-from tests.test_tenants_api import ADMIN, Api, body, fake_generate, tenant
+from tests.support.tenant_api import ADMIN, Api, body, fake_generate, tenant
 
 
 def owned(tenant_id: str) -> Any:

@@ -8,38 +8,21 @@ import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from genpulse.core.config import SecurityConfig, WebhooksConfig
-from genpulse.core.errors import ConfigError, ExecutionError
+from genpulse.core.errors import ConfigError
 from genpulse.tenants.auth import check_exposure
 from genpulse.webhooks.deliver import WebhookDeliverer
 from tests.harness import RunningApp, local_args, running_app
 from tests.results_app import png
+from tests.support.tenant_api import ADMIN, Api, body, fake_generate, tenant
 from tests.vendors.server import serve_asgi
 from tests.webhook_receiver import Receiver
 
-ADMIN = "admin-key-for-the-tenancy-tests"
 PRICING = {"diffusers": {"text-to-image": {"per_task": 1, "per_image": 2}}}  # 1 image: 3 credits, 2 images: 5
-
-
-async def fake_generate(params: dict[str, Any]) -> dict[str, Any]:
-    """Stands in for the diffusion replica: ``boom`` fails, ``slow`` runs until canceled, ``short`` returns one
-    image fewer than asked (a partial delivery is charged for what it delivered)."""
-    if params["prompt"] == "boom":
-        raise ExecutionError("boom", retryable=False)
-    if params["prompt"] == "slow":
-        await asyncio.sleep(120)
-    n = params["num_images"] - (1 if params["prompt"] == "short" else 0)
-    return {"images": [png(params["width"], params["height"], 1)] * n, "seed": 1}
-
-
-def body(prompt: str = "a fox", n: int = 1, **extra: Any) -> dict[str, Any]:
-    params = {"prompt": prompt, "width": 64, "height": 64, "num_images": n}
-    return {"provider": "diffusers", "task_type": "text-to-image", "params": params, **extra}
 
 
 @pytest.fixture
@@ -54,30 +37,6 @@ def app(tmp_path: Path) -> Iterator[RunningApp]:
     )
     with running_app(args, generate=fake_generate) as running:
         yield running
-
-
-class Api:
-    def __init__(self, url: str, key: str | None) -> None:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.http = httpx.Client(base_url=url, timeout=60, headers=headers)
-
-    def ok(self, method: str, path: str, status: int = 200, **kw: Any) -> Any:
-        r = self.http.request(method, path, **kw)
-        assert r.status_code == status, (method, path, r.status_code, r.text)
-        return r.json() if r.headers.get("content-type", "").startswith("application/json") else r
-
-    def finished(self, task_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while (task := self.ok("GET", f"/v1/tasks/{task_id}", params={"wait": 10}))["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, task
-        return task
-
-
-def tenant(admin: Api, url: str, credits: int, **key: Any) -> tuple[str, Api]:
-    t = admin.ok("POST", "/v1/admin/tenants", 201, json={"name": f"t{credits}", "credits": credits})
-    made = admin.ok("POST", f"/v1/admin/tenants/{t['id']}/keys", 201, json=key)
-    assert made["key"].startswith("gp_") and made["prefix"] == made["key"][:10]
-    return t["id"], Api(url, made["key"])
 
 
 def test_who_may_call_what(app: RunningApp) -> None:

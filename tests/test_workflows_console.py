@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from tests.harness import RunningApp, local_args, running_app
+from tests.support.console_browser import Page, launch_chromium
+from tests.support.tenant_api import ADMIN, Api, tenant
 from tests.support.workflow_graphs import SD15
-from tests.test_console import CHROMIUM, Page
-from tests.test_tenants_api import ADMIN, Api, tenant
 from tests.vendors.comfyui import ComfyState
 from tests.vendors.harness import COMFYUI, app_config
 
@@ -32,14 +32,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ComfyStat
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("the console tests need Debian's chromium at /usr/bin/chromium: run scripts/install.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def test_the_workflow_form_runs_a_workflow(
