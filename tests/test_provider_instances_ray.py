@@ -73,6 +73,8 @@ def test_two_accounts_get_their_own_workers_and_limiters_and_an_alias_fails_over
         out = sdk.images.generate(model="fox", prompt="a fox", response_format="b64_json")
         assert out.data[0].b64_json
         with httpx.Client(base_url=ray_serve.base_url, timeout=30) as client:
+            ready = client.get("/health/ready")  # configured vendors have limiters, and readiness checks them
+            assert ready.status_code == 200 and "limiters" in ready.json()["checks"], ready.text
             # the refusal marked the first account out on its limiter actor; the ingress routes around it
             marked = wait_for(lambda: out_mark(client, "kling"), 30, message="kling marked out")
             seen = len(main.tokens)
