@@ -34,6 +34,9 @@ class UntilCancelled:
     async def cancel_job(self, task: Task) -> bool:
         return False
 
+    def wake(self, task_id: str) -> bool:
+        return False
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         self.started.set()
         try:

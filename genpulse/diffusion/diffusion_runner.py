@@ -49,6 +49,9 @@ class DiffusionRunner:
     async def cancel_job(self, task: Task) -> bool:
         return False  # a diffusion call ends with its replica call: nothing outlives the worker
 
+    def wake(self, task_id: str) -> bool:
+        return False  # no vendor, no callbacks
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = dict(task.params)
         params["model"] = self._catalog.get(params.get("model"), task.task_type).name

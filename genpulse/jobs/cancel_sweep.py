@@ -90,8 +90,9 @@ class CancelSweep:
             tasks, cursor = await w.store.list(
                 status=TaskStatus.canceled, provider=w.provider, limit=PAGE, cursor=cursor
             )
+            busy = set(w.in_flight())
             for t in tasks:
-                if t.owner is None or t.id in w.in_flight():
+                if t.owner is None or t.id in busy:
                     continue  # nothing owed, or this worker's cancel of it still under way
                 seen.add(t.id)
                 if self._due(t) and await self.carry_out(t):

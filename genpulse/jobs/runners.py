@@ -51,5 +51,10 @@ class Runner(Protocol):
         False when there is none to cancel."""
         ...
 
+    def wake(self, task_id: str) -> bool:
+        """A vendor callback for ``task_id``: look at its outside job now. False when this runner has no poll
+        loop to wake (or none for that task yet)."""
+        ...
+
 
 Generate = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -99,12 +99,8 @@ class TaskWorker:
 
     def wake(self, task_id: str) -> bool:
         """A vendor callback for ``task_id``: if this worker drives it, its runner polls the vendor job now (or as
-        soon as its poll loop starts). False when this worker does not drive it or its runner has no poll loop."""
-        wake = getattr(self.runner, "wake", None)
-        if task_id not in self._jobs or wake is None:
-            return False
-        wake(task_id)
-        return True
+        soon as its poll loop starts). True when a poll loop was woken now (callers send wakes and move on)."""
+        return task_id in self._jobs and self.runner.wake(task_id)
 
     async def submit(self, task_id: str) -> bool:
         """Start driving ``task_id`` unless this worker already is. Returns whether a job was started."""

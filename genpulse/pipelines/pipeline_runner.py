@@ -66,6 +66,9 @@ class PipelineRunner:
     async def cancel_job(self, task: Task) -> bool:
         return False  # its steps are tasks of their own, canceled through their providers' workers
 
+    def wake(self, task_id: str) -> bool:
+        return False  # its steps' vendor callbacks wake their own workers
+
     async def run(self, task: Task, ctx: RunContext) -> dict[str, Any]:
         params = self.provider.param_models()[task.task_type].model_validate(task.params)
         steps: list[dict[str, Any]] = []
