@@ -40,6 +40,7 @@ COPY --chown=ray:ray serve_config.yaml /home/ray/serve_config.yaml
 ENV PATH=/opt/genpulse/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     RAY_USAGE_STATS_ENABLED=0 \
+    RAY_SERVE_ENABLE_HA_PROXY=1 \
     HF_HUB_OFFLINE=1 \
     GENPULSE_STORAGE__PATH=/home/ray/data \
     GENPULSE_AUTH__MODE=keys

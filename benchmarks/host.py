@@ -49,7 +49,8 @@ def main(args_file: str, ready_file: str) -> None:
         config = AppArgs.load(spec["args"])  # GENPULSE_* in this process's environment apply here
         serve.start(http_options=http_options, logging_config={"enable_access_log": config.server.access_log})
         serve.run(build_app(config), name="genpulse", route_prefix="/")
-        Path(ready_file).write_text(json.dumps({"port": port, "pid": os.getpid()}))
+        node_id = ray.get_runtime_context().get_node_id()
+        Path(ready_file).write_text(json.dumps({"port": port, "pid": os.getpid(), "node_id": node_id}))
         redeploy_forever(Path(ready_file).parent, port, stop)
     finally:
         try:

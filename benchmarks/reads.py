@@ -4,7 +4,8 @@
 pointed at the fake vendor (jobs end at once); ``n`` tasks are submitted and waited for, then ``clients``
 closed-loop clients ``GET /v1/tasks/{id}`` of those ended tasks for ``seconds``. Twice: with
 ``server.terminal_cache_size`` 0 (every read goes to the store actor) and with the default. Reports answers per
-second, latency and the CPU ms per read of each process (ingress replica, store actor, proxy).
+second, latency and the CPU ms per read of each process (ingress replica, store actor, proxy). ``--serve-env K=V``
+reaches GenPulse's Ray processes in both runs.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ async def _reads(url: str, n: int, clients: int, seconds: float) -> dict[str, An
     }
 
 
-def _side(vendor_url: str, cache: int, n: int, clients: int, seconds: float) -> dict[str, Any]:
+def _side(
+    vendor_url: str, cache: int, n: int, clients: int, seconds: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     args = services.genpulse_args(vendor_url, tempfile.mkdtemp(prefix="gpb-data-"), rps=1000)
     args["server"] = {"terminal_cache_size": cache}
     print(f"[bench] reads: terminal_cache_size={cache}", file=sys.stderr, flush=True)
-    with services.genpulse(args) as api:
+    with services.genpulse(args, env_extra=env) as api:
         out: dict[str, Any] = {}
         before = tree_breakdown(api.pids["genpulse"])
         out = asyncio.run(_reads(api.url, n, clients, seconds))
@@ -73,10 +76,12 @@ def _side(vendor_url: str, cache: int, n: int, clients: int, seconds: float) -> 
     return out
 
 
-def reads(n: int = 20, sides: tuple[str, ...] = (), clients: int = 8, seconds: float = 10.0) -> Result:
+def reads(
+    n: int = 20, sides: tuple[str, ...] = (), clients: int = 8, seconds: float = 10.0, env: dict[str, str] | None = None
+) -> Result:
     with services.fake_vendor(duration="0", qps=0) as vendor:
-        off = _side(vendor.url, 0, n, clients, seconds)
-        on = _side(vendor.url, 1024, n, clients, seconds)
+        off = _side(vendor.url, 0, n, clients, seconds, env)
+        on = _side(vendor.url, 1024, n, clients, seconds, env)
     res = Result(
         "reads",
         f"python -m benchmarks reads -n {n}",

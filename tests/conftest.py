@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from genpulse import serve_ingress
+
 if TYPE_CHECKING:
     from genpulse.tasks import TaskStore
 
@@ -28,6 +30,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 for _name in [n for n in os.environ if n.startswith("GENPULSE_")]:  # tests configure GenPulse explicitly
     del os.environ[_name]
+# Every Ray the tests start (the session's, `genpulse serve`, `ray start` nodes) runs what GenPulse ships.
+serve_ingress.apply_defaults()
 
 
 def free_port() -> int:
@@ -164,14 +168,22 @@ def ray_serve() -> Iterator[RaySession]:
     import ray
     from ray import serve
 
-    ray.init(
-        address="local",
-        num_cpus=4,
-        include_dashboard=False,
-        namespace="genpulse-tests",
-        object_store_memory=150 * 1024 * 1024,
-        log_to_driver=False,
-    )
+    # Started as `genpulse serve` starts Ray: HAProxy in front (os.environ has the shipped defaults, above), here
+    # on node-wide ports of its own, given to this Ray only (other Rays of the session pick their own).
+    ports = serve_ingress.private_ports()
+    try:
+        ray.init(
+            address="local",
+            num_cpus=4,
+            include_dashboard=False,
+            namespace="genpulse-tests",
+            object_store_memory=150 * 1024 * 1024,
+            log_to_driver=False,
+        )
+    finally:
+        for name in ports:
+            del os.environ[name]
+    node_id = ray.get_runtime_context().get_node_id()
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
@@ -179,3 +191,4 @@ def ray_serve() -> Iterator[RaySession]:
     finally:
         serve.shutdown()
         ray.shutdown()
+        serve_ingress.reap_haproxy(node_id)  # only if Serve could not stop it
