@@ -15,6 +15,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from deployments.versions import code_hash
+from genpulse.core import gc_tuning
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
 from genpulse.providers.ratelimit import JOB_TTL_S, RateLimiter
@@ -36,6 +37,7 @@ class RateLimiterActor(RateLimiter):
         super().__init__(rps, max_concurrent_jobs, job_ttl_s=job_ttl_s)
         self._deployed = (float(rps), int(max_concurrent_jobs))
         self._deploy = deploy
+        gc_tuning.tune()
 
     def fingerprint(self) -> str:
         return self._deploy

@@ -16,7 +16,9 @@ import ray
 
 from deployments.cluster import RayEnvironment
 from deployments.versions import fingerprint, replace_stale
+from genpulse.core import gc_tuning
 from genpulse.core.config import AppArgs
+from genpulse.core.schemas import Task
 from genpulse.jobs.failover import Handoff
 from genpulse.jobs.task_worker import TaskWorker
 from genpulse.wiring import Wiring
@@ -39,6 +41,7 @@ class ProviderWorker:
         self._interval = args.workers.reconcile_interval_s
         self._loop: asyncio.Task[None] | None = None
         self._ensure_loop()
+        gc_tuning.tune()
 
     def _ensure_loop(self) -> None:
         if self._loop is None or self._loop.done():
@@ -52,9 +55,9 @@ class ProviderWorker:
                 log.warning("reconcile failed", exc_info=True)
             await asyncio.sleep(self._interval)
 
-    async def submit(self, task_id: str) -> bool:
+    async def submit(self, task_id: str, known: Task | None = None) -> bool:
         self._ensure_loop()
-        return await self.worker.submit(task_id)
+        return await self.worker.submit(task_id, known)
 
     async def cancel(self, task_id: str) -> bool:
         return await self.worker.cancel(task_id)

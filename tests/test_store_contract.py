@@ -133,6 +133,22 @@ async def test_concurrent_mutations_all_apply(store: TaskStore) -> None:
     assert final.attempts == 10 and final.version == 11
 
 
+async def test_mutate_from_a_known_copy_writes_once_and_a_stale_copy_decides_nothing(store: TaskStore) -> None:
+    task, _ = await store.create(make())
+
+    def bump(t: Task) -> Task:
+        t.attempts += 1
+        return t
+
+    fresh = await mutate(store, task.id, bump, known=task)  # the caller's copy is current: written as it was
+    assert fresh is not None and fresh.attempts == 1 and fresh.version == task.version + 1
+    again = await mutate(store, task.id, bump, known=task)  # stale: loses its CAS, applies to the stored one
+    assert again is not None and again.attempts == 2 and again.version == fresh.version + 1
+    stale = task.model_copy(update={"status": TaskStatus.failed})  # a copy on which the change would give up ...
+    kept = await mutate(store, task.id, lambda t: None if t.is_terminal else bump(t), known=stale)
+    assert kept is not None and kept.attempts == 3  # ... is decided again on the stored task
+
+
 async def test_idempotency_key(store: TaskStore) -> None:
     key = f"k-{os.urandom(4).hex()}"
     first, created = await store.create(make(key=key, fp="A"))

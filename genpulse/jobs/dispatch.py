@@ -43,7 +43,7 @@ class LocalDispatcher:
         self.workers = workers
 
     async def dispatch(self, task: Task) -> None:
-        await pick(self.workers[task.provider], task.id).submit(task.id)
+        await pick(self.workers[task.provider], task.id).submit(task.id, task)
 
     async def cancel(self, task: Task) -> None:
         for worker in self.workers.get(task.provider, ()):
@@ -79,7 +79,7 @@ class PoolDispatcher:
             self.pools[provider] = (connect or self._connect)(provider)
 
     async def dispatch(self, task: Task) -> None:
-        pick(self.pool(task.provider), task.id).submit.remote(task.id)
+        pick(self.pool(task.provider), task.id).submit.remote(task.id, task)  # the task: its claim needs no read
 
     async def cancel(self, task: Task) -> None:
         for actor in self.pool(task.provider):

@@ -84,6 +84,8 @@ class TaskWorker:
         # Another owner's lease, as this worker saw it: (task version, when first seen unchanged, on our clock).
         self._seen: dict[str, tuple[int, float]] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        # Each job's task as this worker last wrote it: its next write needs no read first (``mutate``'s ``known``).
+        self._known: dict[str, Task] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._spawned: set[asyncio.Task[bool]] = set()
         self._cancels = CancelSweep(
@@ -102,11 +104,12 @@ class TaskWorker:
         soon as its poll loop starts). True when a poll loop was woken now (callers send wakes and move on)."""
         return task_id in self._jobs and self.runner.wake(task_id)
 
-    async def submit(self, task_id: str) -> bool:
-        """Start driving ``task_id`` unless this worker already is. Returns whether a job was started."""
+    async def submit(self, task_id: str, known: Task | None = None) -> bool:
+        """Start driving ``task_id`` unless this worker already is. Returns whether a job was started. ``known``:
+        the task as its sender just wrote it (the ingress that created it), so the claim needs no read first."""
         if task_id in self._jobs:
             return False
-        job = asyncio.create_task(self._drive(task_id), name=f"task:{task_id}")
+        job = asyncio.create_task(self._drive(task_id, known), name=f"task:{task_id}")
         self._jobs[task_id] = job
         job.add_done_callback(lambda _: self._job_done(task_id))
         self._gauge_in_flight()
@@ -114,6 +117,7 @@ class TaskWorker:
 
     def _job_done(self, task_id: str) -> None:
         self._jobs.pop(task_id, None)
+        self._known.pop(task_id, None)
         self._gauge_in_flight()
 
     def _gauge_in_flight(self) -> None:
@@ -197,23 +201,24 @@ class TaskWorker:
             )
         return True  # running with an expired lease
 
-    async def _drive(self, task_id: str) -> None:
+    async def _drive(self, task_id: str, known: Task | None = None) -> None:
         try:
-            await self._drive_once(task_id)
+            await self._drive_once(task_id, known)
         except asyncio.CancelledError:
             raise
         except Exception:  # store or limiter outage: the lease expires and reconcile picks the task up again
             log.warning("task %s: worker could not drive it; left for reconcile", task_id, exc_info=True)
 
-    async def _drive_once(self, task_id: str) -> None:
+    async def _drive_once(self, task_id: str, known: Task | None = None) -> None:
         try:
-            task = await mutate(self.store, task_id, self._claim)
+            task = await mutate(self.store, task_id, self._claim, known=known)
         except (NotFound, Conflict):
             return
         if task is not None and task.status == TaskStatus.failed:  # its deadline passed while queued
             self._count(task)
         if task is None or task.status != TaskStatus.running:
             return
+        self._known[task_id] = task
         ctx = _Context(self, task)
         renew = asyncio.create_task(self._renew(task_id, asyncio.current_task(), ctx))
         result: dict[str, Any] | None = None
@@ -283,7 +288,7 @@ class TaskWorker:
             return t
 
         try:
-            written = await mutate(self.store, task.id, finish)
+            written = await mutate(self.store, task.id, finish, known=self._known.pop(task.id, None))
         except (Conflict, NotFound):
             written = None
         if written is None and result is not None:  # canceled meanwhile: drop the outputs nobody will see
@@ -368,11 +373,14 @@ class TaskWorker:
             return t
 
         try:
-            written = await mutate(self.store, task_id, apply)
+            written = await mutate(self.store, task_id, apply, known=self._known.get(task_id))
         except Conflict:
             written = None
         if written is None:
+            self._known.pop(task_id, None)
             raise LeaseLost(task_id)
+        if task_id in self._jobs:  # still driving it (a write after the job ended must not linger here)
+            self._known[task_id] = written
         return written
 
 

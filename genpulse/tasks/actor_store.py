@@ -12,8 +12,10 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+from genpulse.core import gc_tuning
 from genpulse.core.errors import GenPulseError, ServiceUnavailable
 from genpulse.core.schemas import Task, TaskStatus
+from genpulse.tasks.call_batch import Call, CallBatcher, Outcome, run_batch
 from genpulse.tasks.memory_store import MemoryTaskStore
 from genpulse.tasks.outbox import Delivery
 from genpulse.tasks.store import DEFAULT_RETENTION_S, TaskEvent, TenantEvent
@@ -21,16 +23,30 @@ from genpulse.tenants.models import Account, ApiKey, LedgerEntry, Tenant, UsageR
 from genpulse.workflows.models import Workflow
 
 ACTOR_NAME = "genpulse-taskstore"
+# The hot calls, grouped per event-loop turn into one actor call (``genpulse.tasks.call_batch``); ``wait`` and the
+# other long or rare calls go alone.
+BATCHED = frozenset({"create", "get", "put", "events", "key_by_hash", "key_hit", "account"})
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
 class TaskStoreActor(MemoryTaskStore):
     """The MemoryTaskStore as an async actor: one event loop, so every call is atomic."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        gc_tuning.tune()
+
+    async def batch(self, calls: list[Call]) -> list[Outcome]:
+        """Several callers' calls in one RPC, run in order, each as if it came alone."""
+        return await run_batch(self, calls, BATCHED)
+
 
 class ActorTaskStore:
     def __init__(self, handle: Any) -> None:
         self._actor = handle
+        self.batcher = CallBatcher(
+            lambda method, args, kwargs: getattr(handle, method).remote(*args, **kwargs), handle.batch.remote
+        )
 
     @classmethod
     def connect(
@@ -52,6 +68,8 @@ class ActorTaskStore:
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
+            if method in BATCHED:
+                return await self.batcher.call(method, *args, **kwargs)
             return await getattr(self._actor, method).remote(*args, **kwargs)
         except RayTaskError as exc:
             cause = exc.cause

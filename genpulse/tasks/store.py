@@ -178,14 +178,25 @@ async def mutate(
     task_id: str,
     change: Callable[[Task], Task | Awaitable[Task | None] | None],
     tries: int = 20,
+    *,
+    known: Task | None = None,
 ) -> Task | None:
-    """Read, apply ``change``, CAS; retry on a lost race. ``change`` returns None to give up (no write)."""
+    """Read, apply ``change``, CAS; retry on a lost race. ``change`` returns None to give up (no write).
+
+    ``known``: the task as the caller last wrote or read it (a worker's own leased task); the first try applies
+    ``change`` to it without reading, one round trip instead of two. A stale ``known`` never decides anything: a
+    write from it loses the CAS, and giving up on it is decided again on the stored task, as after a lost race."""
     for _ in range(tries):
-        current = await store.get(task_id)
+        if known is None:
+            current, stored = await store.get(task_id), True
+        else:
+            current, stored, known = known, False, None
         proposed = change(current.model_copy(deep=True))
         if isinstance(proposed, Awaitable):
             proposed = await proposed
         if proposed is None:
+            if not stored:
+                continue
             return None
         try:
             return await store.put(proposed)
