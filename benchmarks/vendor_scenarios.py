@@ -156,7 +156,10 @@ def _callbacks(r: dict | None) -> str | None:
     return f"{sent / n:.2g} / {(failed or 0) / n:.2g}"
 
 
-def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env = None) -> Result:
+def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env = None, polling: int = 1) -> Result:
+    """GenPulse with vendor callbacks on (the table's GenPulse column: a callback frees the job slot the moment the
+    vendor's job ends), and with them off (``polling=1``, the default: a third run, GenPulse only, whose rows say
+    "callbacks off": the end is seen by the next poll)."""
     qps, conc, dur = 20, 10, 2.0
     w = Workload(
         n=n,
@@ -166,13 +169,25 @@ def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env
         drive={"concurrency": 200, "poll_interval": 2.0, "timeout": 900},
         store=store,
         env=env or {},
+        callbacks=True,
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
+    off = None
+    if polling and "genpulse" in sides:
+        off = run_pair(replace(w, callbacks=False), ("genpulse",))["genpulse"]
+        r = {**r, "genpulse_callbacks_off": off}
     floor = max(n * dur / conc, 2 * n / qps)  # concurrency-bound vs one submit + one poll per job at the rate
     res = Result(
         "rate-limit",
         f"python -m benchmarks rate-limit -n {n}",
-        {"jobs": n, "vendor_job_s": dur, "vendor_qps": qps, "vendor_max_concurrent": conc, "theoretical_min_s": floor},
+        {
+            "jobs": n,
+            "vendor_job_s": dur,
+            "vendor_qps": qps,
+            "vendor_max_concurrent": conc,
+            "theoretical_min_s": floor,
+            "genpulse_callbacks": "on (and off: separate run)",
+        },
         raw=r,
     )
     res.add("vendor 429s (1302 rate + 1303 concurrency)", vendor_429(b), vendor_429(g), "GenPulse 0")
@@ -189,7 +204,13 @@ def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env
         "GenPulse >= 0.9",
     )
     res.add("wall time / theoretical minimum", _ratio(get(b, "wall_s"), floor), _ratio(get(g, "wall_s"), floor))
+    if off is not None:
+        res.add("callbacks off: vendor 429s", vendor_429(b), vendor_429(off), "GenPulse 0")
+        res.add("callbacks off: job throughput / bound", _jobs_rate(b, floor, n), _jobs_rate(off, floor, n))
+        res.add("callbacks off: service CPU s per job", per_job(service_cpu(b), b), per_job(service_cpu(off), off))
     _common(res, b, g, n)
+    if off is not None and (note := cpu_note("GenPulse (callbacks off)", off)):
+        res.notes.append(note)
     return res
 
 

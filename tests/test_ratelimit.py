@@ -418,3 +418,30 @@ async def test_limiter_actor_drops_waiters_that_gave_up_and_relearns_slots_after
         assert (await actor_stats())["jobs_held"] == 0
     finally:
         ray.kill(handle)
+
+
+async def test_the_job_slot_is_free_while_the_outputs_download() -> None:
+    """A concurrency-limited vendor counts a job until it ends, not while we fetch its outputs: the next task
+    submits while the first one's download is still running."""
+    limiter = RateLimiter(rps=1000, max_concurrent_jobs=1)
+    vendor = GatedVendor()
+    downloading, downloaded = asyncio.Event(), asyncio.Event()
+
+    async def slow_rehost(storage: object, output: VendorOutput) -> Asset:
+        downloading.set()
+        await downloaded.wait()
+        return await rehost(storage, output)
+
+    runner = VendorRunner(vendor, None, RemoteCalls(limiter), slow_rehost)  # type: ignore[arg-type]
+    first = asyncio.create_task(runner.run(vendor_task("first"), Ctx("w1")))
+    await until(lambda: vendor.submitted == ["first"], what="the first submit")
+    second = asyncio.create_task(runner.run(vendor_task("second"), Ctx("w1")))
+    await until(lambda: stat(limiter, "waiting_jobs"), what="the second task to wait for the slot")
+    vendor.finish("first")
+    await asyncio.wait_for(downloading.wait(), 5.0)
+    await until(lambda: vendor.submitted == ["first", "second"], 5.0, "the second submit during the download")
+    assert not first.done()
+    downloaded.set()
+    vendor.finish("second")
+    await asyncio.gather(first, second)
+    await until(lambda: _is(limiter.stats(), "jobs_held", 0), what="every slot released")

@@ -52,6 +52,7 @@ class JobSlot:
         self.lost = False  # another owner holds the slot now
         self._renewing: asyncio.Task[None] | None = None
         self._renewal: asyncio.Future[bool] | None = None
+        self._released = False
 
     async def acquire(self) -> float:
         """Wait for the slot (returns the seconds waited), then keep its lease renewed until ``release``."""
@@ -64,7 +65,10 @@ class JobSlot:
         return waited
 
     async def release(self) -> None:
-        """Stop renewing and free the slot, unless another owner holds it now."""
+        """Stop renewing and free the slot, unless another owner holds it now. Only the first call does anything."""
+        if self._released:
+            return
+        self._released = True
         renewing, self._renewing = self._renewing, None
         if renewing is not None:
             renewing.cancel()

@@ -2,8 +2,8 @@
 
 Per task: take a job slot (held until the vendor job ends) → mark the task "submit in flight" in the store →
 submit (one request token) → checkpoint the vendor job id (clearing the mark) → poll on the provider's adaptive
-schedule (one token per poll) → re-host every output as our Asset → return the result. A task that already
-has a ``provider_task_id`` resumes polling. Rules that keep us from paying twice:
+schedule (one token per poll) → free the job slot → re-host every output as our Asset → return the result. A task
+that already has a ``provider_task_id`` resumes polling. Rules that keep us from paying twice:
 
 - a submit is sent again only when the vendor surely refused it (its own error envelope, or a request that
   never left: ``genpulse.providers.http.refused``); refusals are retried in place (rate limits until the
@@ -144,6 +144,8 @@ class VendorRunner:
                 job_id = job.job_id
                 recorded = await self._record(ctx, job_id)
             job = await self._poll_until_done(task, job_id, job, ctx, priority, recorded, fresh=submitting is not None)
+            await asyncio.shield(slot.release())  # the vendor's job is over (and its slot there): free ours before
+            # the downloads, so a concurrency-limited vendor's next job starts now (the ``finally`` does nothing more)
             if job.state != JobState.succeeded:
                 # final, and the job id stays on the task: a crash before the failed state is written resumes
                 # by polling this job (clearing the id first made a restarted worker submit a second job)
