@@ -154,6 +154,8 @@ def tree_breakdown(root: int) -> dict[str, dict[str, float]]:
             if name.startswith("python") and len(argv) > 2:
                 name = argv[1 if argv[1] != b"-u" else 2].decode(errors="replace").rsplit("/", 1)[-1]
             name = name.split(" ")[0][:60]
+            if name.startswith("ray::"):  # a Ray worker's title names the method it runs now: keep the actor
+                name = name.split(".", 1)[0]
             cpu, pss = load._usage(pid, {})
             slot = out.setdefault(name, {"cpu_s": 0.0, "pss_mb": 0.0, "rss_mb": 0.0, "count": 0})
             slot["cpu_s"] = round(slot["cpu_s"] + cpu, 2)
