@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.env import BENCH_DIR, REPO, baseline_python, free_port, stop_group, wait_http
-from genpulse import serve_ingress
+from deployments import http_front
 
 
 @dataclass
@@ -167,8 +167,8 @@ def genpulse(
     spec.write_text(json.dumps({"args": args, "num_cpus": num_cpus, "callbacks": callbacks}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENPULSE_")}
     env.update(env_extra or {})
-    serve_ingress.apply_defaults(env)  # what `genpulse serve` ships (HAProxy), unless --serve-env says otherwise
-    serve_ingress.private_ports(env)  # this box runs other Rays: HAProxy's node-wide ports must differ
+    http_front.apply_defaults(env)  # what `genpulse serve` ships (HAProxy), unless --serve-env says otherwise
+    http_front.private_ports(env)  # this box runs other Rays: HAProxy's node-wide ports must differ
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
     log = open(work / "host.log", "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
@@ -194,5 +194,5 @@ def genpulse(
     finally:
         stop_group(proc, 30)
         log.close()
-        if ready.exists():  # a Ray torn down abruptly leaves its HAProxy running (genpulse/serve_ingress.py)
-            serve_ingress.reap_haproxy(json.loads(ready.read_text()).get("node_id", "-"))
+        if ready.exists():  # a Ray torn down abruptly leaves its HAProxy running (deployments/http_front.py)
+            http_front.reap_haproxy(json.loads(ready.read_text()).get("node_id", "-"))

@@ -49,20 +49,20 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise SystemExit(f"genpulse: {exc}") from None
 
-    from genpulse import serve_ingress
+    from deployments import http_front
 
     # HAProxy in front of the ingress (RAY_SERVE_ENABLE_HA_PROXY=0 in the environment keeps Serve's Python proxy).
     # Ray's processes read it when they start, so it goes into our environment before ray.init starts a Ray;
     # joining a running Ray (--ray-address) keeps whatever that Ray was started with.
-    serve_ingress.apply_defaults()
-    serve_ingress.move_busy_ports()  # another Ray on this host with HAProxy holds the node-wide ports
+    http_front.apply_defaults()
+    http_front.move_busy_ports()  # another Ray on this host with HAProxy holds the node-wide ports
 
     import ray
     from ray import serve
 
     started_ray = not ray.is_initialized()
     context = ray.init(address=ns.ray_address, namespace=config.namespace, include_dashboard=True)
-    own_node = serve_ingress.started_head_node()  # this process started the Ray: its HAProxy is ours to clean
+    own_node = http_front.started_head_node()  # this process started the Ray: its HAProxy is ours to clean
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -89,7 +89,7 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         _shutdown(config.namespace, ns.name)
         if started_ray:
             ray.shutdown()
-        if own_node and (left := serve_ingress.reap_haproxy(own_node)):  # it outlived its Ray, holding our port
+        if own_node and (left := http_front.reap_haproxy(own_node)):  # it outlived its Ray, holding our port
             print(f"genpulse: stopped haproxy {left} left by Ray", file=sys.stderr)
     return 0
 

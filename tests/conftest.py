@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from genpulse import serve_ingress
+from deployments import http_front
 
 if TYPE_CHECKING:
     from genpulse.tasks import TaskStore
@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _name in [n for n in os.environ if n.startswith("GENPULSE_")]:  # tests configure GenPulse explicitly
     del os.environ[_name]
 # Every Ray the tests start (the session's, `genpulse serve`, `ray start` nodes) runs what GenPulse ships.
-serve_ingress.apply_defaults()
+http_front.apply_defaults()
 
 
 def free_port() -> int:
@@ -170,7 +170,7 @@ def ray_serve() -> Iterator[RaySession]:
 
     # Started as `genpulse serve` starts Ray: HAProxy in front (os.environ has the shipped defaults, above), here
     # on node-wide ports of its own, given to this Ray only (other Rays of the session pick their own).
-    ports = serve_ingress.private_ports()
+    ports = http_front.private_ports()
     try:
         ray.init(
             address="local",
@@ -191,4 +191,4 @@ def ray_serve() -> Iterator[RaySession]:
     finally:
         serve.shutdown()
         ray.shutdown()
-        serve_ingress.reap_haproxy(node_id)  # only if Serve could not stop it
+        http_front.reap_haproxy(node_id)  # only if Serve could not stop it

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from genpulse import serve_ingress
+from deployments import http_front
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def ray_env(**extra: str) -> dict[str, str]:
         RAY_metrics_report_interval_ms="2000",  # custom metrics reach the node's exporter within seconds
     )
     env.update(extra)
-    serve_ingress.private_ports(env)  # a head with HAProxy (the shipped default) on node-wide ports of its own
+    http_front.private_ports(env)  # a head with HAProxy (the shipped default) on node-wide ports of its own
     return env
 
 

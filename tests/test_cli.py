@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from genpulse import serve_ingress
+from deployments import http_front
 from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.ray
@@ -28,7 +28,7 @@ def test_serve_submit_status_and_clean_shutdown(tmp_path: Path, tiny_cache: Path
         "GENPULSE_DIFFUSION__DEFAULT_STEPS": "4",
         "GENPULSE_NAMESPACE": "cli-test",
         "RAY_AUTH_MODE": "disabled",
-        **serve_ingress.private_ports({}),  # HAProxy's node-wide ports: not the session Ray's
+        **http_front.private_ports({}),  # HAProxy's node-wide ports: not the session Ray's
     }
     cmd = [sys.executable, "-m", "genpulse.cli", "serve", "--port", str(port), "--ray-address", "local"]
     log = (tmp_path / "serve.log").open("w")
@@ -54,7 +54,7 @@ def test_serve_submit_status_and_clean_shutdown(tmp_path: Path, tiny_cache: Path
         assert f"API:        {url}" in banner and "/docs" in banner and "Dashboard:" in banner
         assert f"Console:    {url}/console" in banner
         tree = psutil.Process(proc.pid).children(recursive=True)
-        assert "haproxy" in {p.name() for p in tree}  # the shipped HTTP front (genpulse/serve_ingress.py)
+        assert "haproxy" in {p.name() for p in tree}  # the shipped HTTP front (deployments/http_front.py)
 
         out = subprocess.run(
             [

