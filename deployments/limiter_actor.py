@@ -19,6 +19,12 @@ from genpulse.core import gc_tuning
 from genpulse.core.config import AppArgs
 from genpulse.core.errors import ServiceUnavailable
 from genpulse.providers.ratelimit import JOB_TTL_S, RateLimiter
+from genpulse.tasks.call_batch import Call, CallBatcher, Outcome, Tickets
+
+# Job-slot calls made in one event-loop turn of a worker go as one actor call (``genpulse.tasks.call_batch``): a
+# slot granted at once answers in the batch, one that waits keeps its place and is collected by its own call.
+# ``acquire_request`` goes alone: tokens are paced ``1/rps`` apart, so nearly every one of a batch would wait.
+BATCHED = frozenset({"acquire_job", "renew_job", "release_job"})
 
 
 def limiter_name(provider: str) -> str:
@@ -37,7 +43,14 @@ class RateLimiterActor(RateLimiter):
         super().__init__(rps, max_concurrent_jobs, job_ttl_s=job_ttl_s)
         self._deployed = (float(rps), int(max_concurrent_jobs))
         self._deploy = deploy
+        self._tickets = Tickets()
         gc_tuning.tune()
+
+    async def batch(self, calls: list[Call]) -> list[Outcome]:
+        return await self._tickets.run_batch(self, calls, BATCHED)
+
+    async def collect(self, ticket: int) -> Any:
+        return await self._tickets.collect(ticket)
 
     def fingerprint(self) -> str:
         return self._deploy
@@ -77,10 +90,17 @@ class ActorLimiter:
 
     def __init__(self, handle: Any, reconnect: Callable[[], Any] | None = None) -> None:
         self._actor, self._reconnect = handle, reconnect
+        self.batcher = CallBatcher(
+            lambda method, args, kwargs: getattr(self._actor, method).remote(*args, **kwargs),
+            lambda calls: self._actor.batch.remote(calls),
+            collect=lambda ticket: self._actor.collect.remote(ticket),
+        )
 
     async def _call(self, method: str, *args: Any) -> Any:
         for last in (self._reconnect is None, True):
             try:
+                if method in BATCHED:
+                    return await self.batcher.call(method, *args)
                 return await getattr(self._actor, method).remote(*args)
             except RayActorError as exc:
                 if last:

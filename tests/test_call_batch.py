@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from genpulse.core.errors import Conflict, NotFound
-from genpulse.tasks.call_batch import Call, CallBatcher, Outcome, run_batch
+from genpulse.tasks.call_batch import Call, CallBatcher, Outcome, Tickets, UnknownTicket, run_batch
 from genpulse.tasks.memory_store import MemoryTaskStore
 from tests.support.tasks import make
 
@@ -111,3 +111,80 @@ async def test_the_actor_store_groups_concurrent_calls_and_keeps_compare_and_set
     with pytest.raises(NotFound):
         await store.get("no-such-task")
     assert store.batcher.calls == 50 + 30 + 2 and store.batcher.rpcs <= 6  # two gathers, two lone gets (+ slack)
+
+
+class Slots:
+    """The limiter side of a "connection" whose batches may hold waiting calls (``Tickets``)."""
+
+    def __init__(self, max_jobs: int) -> None:
+        from genpulse.providers.ratelimit import RateLimiter
+
+        self.limiter = RateLimiter(rps=1000, max_concurrent_jobs=max_jobs)
+        self.tickets = Tickets(keep_s=60)
+        self.rpcs: list[str] = []
+        self.forget = False  # as a restarted actor: no ticket is known
+
+    async def one(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.rpcs.append(method)
+        return await getattr(self.limiter, method)(*args, **kwargs)
+
+    async def many(self, calls: list[Call]) -> list[Outcome]:
+        self.rpcs.append("batch")
+        return await self.tickets.run_batch(self.limiter, calls, {"acquire_job", "release_job"})
+
+    async def collect(self, ticket: int) -> Any:
+        self.rpcs.append("collect")
+        if self.forget:
+            raise UnknownTicket(ticket)
+        return await self.tickets.collect(ticket)
+
+
+async def test_a_batch_answers_what_needs_no_wait_and_each_waiting_call_is_collected_once_granted() -> None:
+    slots = Slots(max_jobs=2)
+    batcher = CallBatcher(slots.one, slots.many, collect=slots.collect)
+    calls = [asyncio.ensure_future(batcher.call("acquire_job", f"t{i}", "normal", "w")) for i in range(3)]
+    done, waiting = await asyncio.wait(calls, timeout=0.5)
+    assert len(done) == 2 and slots.rpcs == ["batch", "collect"]  # two slots at once, the third waits its turn
+    await batcher.call("release_job", "t0", "w")
+    await asyncio.wait_for(waiting.pop(), 5.0)  # granted when a slot is freed, through its own collect
+    assert (await slots.limiter.stats())["jobs_held"] == 2
+
+
+async def test_a_ticket_the_actor_no_longer_knows_sends_the_call_again() -> None:
+    slots = Slots(max_jobs=1)
+    batcher = CallBatcher(slots.one, slots.many, collect=slots.collect)
+    slots.forget = True
+    first, second = batcher.call("acquire_job", "a", "normal", "w"), batcher.call("acquire_job", "b", "normal", "w")
+    both = asyncio.gather(first, second)
+    await until_true(lambda: "acquire_job" in slots.rpcs)  # b's ticket was unknown: asked again, alone
+    await slots.limiter.release_job("a", "w")
+    await asyncio.wait_for(both, 5.0)
+
+
+async def until_true(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.ray
+async def test_the_limiter_actor_groups_job_slot_calls_and_a_waiting_one_is_granted_in_its_turn(
+    ray_serve: object,
+) -> None:
+    from deployments.limiter_actor import ActorLimiter, RateLimiterActor
+
+    handle = RateLimiterActor.options(name=f"batch-limiter-{os.urandom(4).hex()}", lifetime="detached").remote(100, 3)
+    limiter = ActorLimiter(handle)
+    try:
+        grants = [asyncio.ensure_future(limiter.acquire_job(f"t{i}", "normal", "w")) for i in range(4)]
+        done, waiting = await asyncio.wait(grants, timeout=3.0)
+        assert len(done) == 3 and len(waiting) == 1
+        assert limiter.batcher.rpcs == 1  # the four went as one actor call
+        await limiter.release_job("t0", "w")
+        await asyncio.wait_for(waiting.pop(), 10.0)
+        assert (await limiter.stats())["jobs_held"] == 3
+    finally:
+        import ray
+
+        ray.kill(handle)
