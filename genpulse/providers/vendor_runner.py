@@ -48,6 +48,7 @@ from genpulse.core.errors import (
 from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
+from genpulse.providers.aiohttp_transport import AiohttpTransport
 from genpulse.providers.callbacks import VendorCallbacks
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import fails_over, out_reason, public_message, refused
@@ -83,7 +84,7 @@ def vendor_http_client(provider: CloudProvider) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         # no pool timeout: waiting for a free connection is queueing (the limiter bounds it), not a vendor failure
         timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=None),
-        limits=httpx.Limits(max_connections=provider.config.max_connections, max_keepalive_connections=20),
+        transport=AiohttpTransport(provider.config.max_connections),  # httpx's API, aiohttp's cheaper pool
         follow_redirects=True,
     )
 
