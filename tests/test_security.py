@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import httpx
 import pytest
@@ -137,47 +138,68 @@ def _loopback_guard(**extra: object) -> UrlGuard:
     return UrlGuard(SecurityConfig(allow_http_urls=True, allowed_networks=["127.0.0.1/32"], **extra))
 
 
-async def test_guarded_client_follows_allowed_redirects(site: str) -> None:
-    async with _loopback_guard().client(follow_redirects=True) as client:
+@pytest.fixture(params=["client", "pooled_client"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The guard's httpx client over httpcore, and over aiohttp's pool (vendor output downloads)."""
+    return str(request.param)
+
+
+def guarded(guard: UrlGuard, kind: str, **kwargs: Any) -> httpx.AsyncClient:
+    return guard.client(**kwargs) if kind == "client" else guard.pooled_client(8, **kwargs)
+
+
+async def test_guarded_client_follows_allowed_redirects(site: str, kind: str) -> None:
+    async with guarded(_loopback_guard(), kind, follow_redirects=True) as client:
         response = await client.get(f"{site}/hop", params={"to": f"{site}/ok"})
     assert response.text == "fine"
 
 
-async def test_guarded_client_refuses_a_redirect_to_a_forbidden_address(site: str) -> None:
+async def test_guarded_client_refuses_a_redirect_to_a_forbidden_address(site: str, kind: str) -> None:
     port = httpx.URL(site).port
-    async with _loopback_guard().client(follow_redirects=True) as client:
+    async with guarded(_loopback_guard(), kind, follow_redirects=True) as client:
         for target in (f"http://127.0.0.2:{port}/ok", f"http://[::ffff:127.0.0.2]:{port}/ok"):
             with pytest.raises(InvalidRequest, match="loopback"):
                 await client.get(f"{site}/hop", params={"to": target})
 
 
-async def test_every_redirect_hop_gets_the_url_checks(site: str) -> None:
+async def test_every_redirect_hop_gets_the_url_checks(site: str, kind: str) -> None:
     port = httpx.URL(site).port
-    async with _loopback_guard().client(follow_redirects=True) as client:
+    async with guarded(_loopback_guard(), kind, follow_redirects=True) as client:
         with pytest.raises(InvalidRequest, match="credentials"):
             await client.get(f"{site}/hop", params={"to": f"http://user:pw@127.0.0.1:{port}/ok"})
-    async with UrlGuard(SecurityConfig(allowed_networks=["127.0.0.1/32"])).client() as client:
+    async with guarded(UrlGuard(SecurityConfig(allowed_networks=["127.0.0.1/32"])), kind) as client:
         with pytest.raises(InvalidRequest, match="scheme must be https"):
             await client.get(f"{site}/ok")
 
 
-async def test_connections_are_checked_even_without_a_prior_check(site: str) -> None:
-    async with UrlGuard(SecurityConfig(allow_http_urls=True)).client() as client:
+async def test_connections_are_checked_even_without_a_prior_check(site: str, kind: str) -> None:
+    async with guarded(UrlGuard(SecurityConfig(allow_http_urls=True)), kind) as client:
         with pytest.raises(InvalidRequest, match="loopback"):
             await client.get(f"{site}/ok")
-    async with UrlGuard(SecurityConfig(allow_http_urls=True, allow_private_urls=True)).client() as client:
+    async with guarded(UrlGuard(SecurityConfig(allow_http_urls=True, allow_private_urls=True)), kind) as client:
         assert (await client.get(f"{site}/ok")).text == "fine"
 
 
-async def test_trusted_origins_pass_but_their_redirects_are_checked(site: str) -> None:
+async def test_trusted_origins_pass_but_their_redirects_are_checked(site: str, kind: str) -> None:
     port = httpx.URL(site).port
-    async with UrlGuard(SecurityConfig(), trusted_origins=[f"{site}/api/v1"]).client(follow_redirects=True) as client:
+    async with guarded(
+        UrlGuard(SecurityConfig(), trusted_origins=[f"{site}/api/v1"]), kind, follow_redirects=True
+    ) as client:
         assert (await client.get(f"{site}/ok")).text == "fine"  # http and loopback: configured by the operator
         with pytest.raises(InvalidRequest, match="scheme must be https"):
             await client.get(f"{site}/hop", params={"to": f"http://127.0.0.1:{port + 1}/ok"})  # another port
         with pytest.raises(InvalidRequest, match="loopback"):
             await client.get(f"{site}/hop", params={"to": f"https://127.0.0.1:{port}/ok"})  # another scheme
     assert UrlGuard(trusted_origins=[site]).check(f"{site}/x") == f"{site}/x"
+
+
+async def test_a_host_name_is_resolved_and_its_addresses_checked_before_connecting(site: str, kind: str) -> None:
+    localhost = site.replace("127.0.0.1", "localhost")
+    async with guarded(UrlGuard(SecurityConfig(allow_http_urls=True)), kind) as client:
+        with pytest.raises(InvalidRequest, match="loopback"):
+            await client.get(f"{localhost}/ok")
+    async with guarded(_loopback_guard(), kind) as client:  # an allowed network: connected to its checked address
+        assert (await client.get(f"{localhost}/ok")).text == "fine"
 
 
 async def test_comfyui_fetches_image_urls_through_the_guard() -> None:

@@ -28,6 +28,8 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import httpcore
 import httpx
 
@@ -151,6 +153,15 @@ class UrlGuard:
     def transport(self, **kwargs: Any) -> httpx.AsyncBaseTransport:
         return _GuardedTransport(self, httpx.AsyncHTTPTransport(**kwargs))
 
+    def pooled_client(self, max_connections: int, **kwargs: Any) -> httpx.AsyncClient:
+        """``client``'s checks over aiohttp's connection pool (``genpulse.providers.aiohttp_transport``; about a
+        fifth of the CPU per request): every hop's URL passes ``check_static`` and every host is resolved and
+        checked by ``_GuardedResolver`` before a connection is made to one of its checked addresses."""
+        from genpulse.providers.aiohttp_transport import AiohttpTransport
+
+        transport = AiohttpTransport(max_connections, resolver=lambda: _GuardedResolver(self), check=self.check_static)
+        return httpx.AsyncClient(transport=transport, trust_env=False, **kwargs)
+
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         transport_keys = ("verify", "cert", "http1", "http2", "limits", "retries", "socket_options")
         transport_kwargs = {k: kwargs.pop(k) for k in transport_keys if k in kwargs}
@@ -220,3 +231,30 @@ def _addresses(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:
 
 def _refused(field: str, reason: str) -> InvalidRequest:
     return InvalidRequest(f"{field}: {reason}", details={"field": field, "reason": reason})
+
+
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver through the guard: only checked addresses are returned, so only they are connected to.
+    (aiohttp resolves no literal IP address: ``check_static`` checks those first.)"""
+
+    def __init__(self, guard: UrlGuard) -> None:
+        self._guard = guard
+        self._plain = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        if self._guard.config.allow_private_urls or self._guard.trusts_endpoint(host, port):
+            return await self._plain.resolve(host, port, family)  # type: ignore[return-value]
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in await self._guard.resolve(host, port)
+        ]
+
+    async def close(self) -> None:
+        await self._plain.close()

@@ -45,9 +45,9 @@ def output_client(config: ProviderConfig, security: SecurityConfig) -> httpx.Asy
     """The SSRF-guarded client that downloads one vendor's outputs (see the module docstring)."""
     configured = [config.base_url, *config.endpoints.values(), *config.servers]
     guard = UrlGuard(security, trusted_origins=[u for u in configured if u])
-    return guard.client(
+    return guard.pooled_client(
+        config.max_connections,
         timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s), pool=None),
-        limits=httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=20),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
     )

@@ -17,27 +17,41 @@ protocol error: the vendor may have the request.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
+import aiohttp.abc
 import httpx
 
 CHUNK = 64 * 1024
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, max_connections: int = 100, keepalive_s: float = 5.0) -> None:
-        self._max, self._keepalive = max_connections, keepalive_s
+    """``resolver``: how hosts are resolved (the SSRF guard's checked addresses, ``genpulse.core.url_guard``);
+    ``check``: called with each request's URL before it is sent (every hop of a redirect chain)."""
+
+    def __init__(
+        self,
+        max_connections: int = 100,
+        keepalive_s: float = 5.0,
+        *,
+        resolver: Callable[[], aiohttp.abc.AbstractResolver] | None = None,
+        check: Callable[[httpx.URL], object] | None = None,
+    ) -> None:
+        self._max, self._keepalive, self._resolver, self._check = max_connections, keepalive_s, resolver, check
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:  # made on first use: it needs the running loop
-            connector = aiohttp.TCPConnector(limit=self._max, keepalive_timeout=self._keepalive)
+            resolver = self._resolver() if self._resolver is not None else None
+            connector = aiohttp.TCPConnector(limit=self._max, keepalive_timeout=self._keepalive, resolver=resolver)
             # httpx decodes the body (Content-Encoding) and sets every header itself
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=())
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._check is not None:
+            self._check(request.url)
         timeouts = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
