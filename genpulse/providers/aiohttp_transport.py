@@ -5,8 +5,8 @@ Every vendor module speaks httpx (requests, responses, signing, redirects, timeo
 exchange costs ~2.5 ms of CPU through httpx's pool against ~0.2 ms through aiohttp's (client and server in one
 process, 100 in flight), and in the submit storm httpx/httpcore took half of the worker's samples. This transport
 keeps the httpx layer (``httpx.AsyncClient`` builds each request, follows redirects, decodes the body) and sends
-the bytes with an ``aiohttp`` session; only the operator-configured vendor endpoints go through it. Downloads of
-vendor outputs keep the SSRF-guarded httpx client (``genpulse.core.url_guard``).
+the bytes with an ``aiohttp`` session. It carries the vendor API clients (operator-configured endpoints) and,
+with the SSRF guard's resolver and per-hop check, the downloads of vendor outputs (``UrlGuard.pooled_client``).
 
 Failures keep httpx's meaning, on which "submitted at most once" rests (``providers/http.py::transport_error``):
 only a connection that could not be made is ``httpx.ConnectError`` / ``httpx.ConnectTimeout`` (the request was
