@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from genpulse.providers.aiohttp_transport import AiohttpTransport
+from genpulse.core.aiohttp_transport import AiohttpTransport
 from genpulse.providers.http import transport_error
 
 

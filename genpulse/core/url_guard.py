@@ -33,6 +33,7 @@ import aiohttp.abc
 import httpcore
 import httpx
 
+from genpulse.core.aiohttp_transport import AiohttpTransport
 from genpulse.core.config import SecurityConfig
 from genpulse.core.errors import InvalidRequest
 
@@ -154,11 +155,9 @@ class UrlGuard:
         return _GuardedTransport(self, httpx.AsyncHTTPTransport(**kwargs))
 
     def pooled_client(self, max_connections: int, **kwargs: Any) -> httpx.AsyncClient:
-        """``client``'s checks over aiohttp's connection pool (``genpulse.providers.aiohttp_transport``; about a
+        """``client``'s checks over aiohttp's connection pool (``genpulse.core.aiohttp_transport``; about a
         fifth of the CPU per request): every hop's URL passes ``check_static`` and every host is resolved and
         checked by ``_GuardedResolver`` before a connection is made to one of its checked addresses."""
-        from genpulse.providers.aiohttp_transport import AiohttpTransport
-
         transport = AiohttpTransport(max_connections, resolver=lambda: _GuardedResolver(self), check=self.check_static)
         return httpx.AsyncClient(transport=transport, trust_env=False, **kwargs)
 

@@ -36,6 +36,7 @@ import httpx
 from pydantic import BaseModel
 
 from genpulse.core import metrics
+from genpulse.core.aiohttp_transport import AiohttpTransport
 from genpulse.core.errors import (
     ExecutionError,
     GenPulseError,
@@ -48,7 +49,6 @@ from genpulse.core.errors import (
 from genpulse.core.schemas import Asset, Task, now
 from genpulse.jobs.runners import LeaseLost, RunContext
 from genpulse.media.storage import Storage
-from genpulse.providers.aiohttp_transport import AiohttpTransport
 from genpulse.providers.callbacks import VendorCallbacks
 from genpulse.providers.cloud import CloudProvider, JobState, VendorJob, VendorOutput
 from genpulse.providers.http import fails_over, out_reason, public_message, refused

@@ -1,4 +1,4 @@
-"""AiohttpTransport: httpx's client API over aiohttp's connection pool, for the vendor API clients.
+"""AiohttpTransport: httpx's client API over aiohttp's connection pool, for vendor API calls and output downloads.
 
 Every vendor module speaks httpx (requests, responses, signing, redirects, timeouts), but httpx's own transport
 (httpcore over anyio) is the worker's largest CPU cost: measured on this repository's box, a small JSON
@@ -46,7 +46,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             resolver = self._resolver() if self._resolver is not None else None
             connector = aiohttp.TCPConnector(limit=self._max, keepalive_timeout=self._keepalive, resolver=resolver)
             # httpx decodes the body (Content-Encoding) and sets every header itself
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=())
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
