@@ -31,11 +31,11 @@ PENDING = None
 TICKET_KEEP_S = 300.0  # an outcome nobody collects (its caller is gone) is dropped this long after it is known
 
 
+MAX_BATCH = 256  # calls per RPC: bounds the pickled size of one message and the actor's turn
+
+
 class UnknownTicket(LookupError):
     """The actor has no such ticket: it restarted (its waits are gone) or the outcome was never collected."""
-
-
-MAX_BATCH = 256  # calls per RPC: bounds the pickled size of one message and the actor's turn
 
 
 class CallBatcher:
@@ -73,15 +73,7 @@ class CallBatcher:
             self._start(self._one(*chunk[0]) if len(chunk) == 1 else self._many(chunk))
 
     async def _one(self, call: Call, future: asyncio.Future[Any]) -> None:
-        try:
-            result = await self._send_one(*call)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:  # handed to the caller, who translates it
-            _settle(future, False, exc)
-        else:
-            _settle(future, True, result)
+        await _deliver(future, self._send_one(*call))
 
     async def _many(self, chunk: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:
@@ -109,19 +101,27 @@ class CallBatcher:
         """Collect a waiting call's outcome; a ticket the actor no longer knows (it restarted) sends the call again."""
         if future.done():  # the caller gave up: its call still holds its place in the actor, nobody waits for it
             return
+        await _deliver(future, self._collected(call, ticket))
+
+    async def _collected(self, call: Call, ticket: Any) -> Any:
         assert self._collect is not None, "a batch answered PENDING to a batcher without collect"
         try:
-            try:
-                result = await self._collect(ticket)
-            except UnknownTicket:
-                result = await self._send_one(*call)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            _settle(future, False, exc)
-        else:
-            _settle(future, True, result)
+            return await self._collect(ticket)
+        except UnknownTicket:
+            return await self._send_one(*call)
+
+
+async def _deliver(future: asyncio.Future[Any], outcome: Awaitable[Any]) -> None:
+    """Hand ``outcome``'s result or error to the caller waiting on ``future`` (who translates the error)."""
+    try:
+        result = await outcome
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except Exception as exc:
+        _settle(future, False, exc)
+    else:
+        _settle(future, True, result)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
