@@ -93,10 +93,7 @@ def long_jobs(
         callbacks=True,
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
-    off = None
-    if polling and "genpulse" in sides:
-        off = run_pair(replace(w, callbacks=False, warmup=warmup), ("genpulse",))["genpulse"]
-        r = {**r, "genpulse_callbacks_off": off}
+    r, off = _callbacks_off(r, replace(w, warmup=warmup), sides, polling)
     res = Result(
         "long-jobs",
         f"python -m benchmarks long-jobs -n {n}" + (f" --opt warmup={warmup}" if warmup else ""),
@@ -148,6 +145,14 @@ def long_jobs(
     return res
 
 
+def _callbacks_off(r: dict, w: Workload, sides: Sides, polling: int) -> tuple[dict, dict | None]:
+    """GenPulse alone again with vendor callbacks off (``polling``: 0 skips it); the pair's report gains it."""
+    if not polling or "genpulse" not in sides:
+        return r, None
+    off = run_pair(replace(w, callbacks=False), ("genpulse",))["genpulse"]
+    return {**r, "genpulse_callbacks_off": off}, off
+
+
 def _callbacks(r: dict | None) -> str | None:
     sent, failed = get(r, "vendor_stats", "callbacks_sent"), get(r, "vendor_stats", "callbacks_failed")
     n = get(r, "config", "n")
@@ -172,10 +177,7 @@ def rate_limit(n: int = 300, sides: Sides = BOTH, store: str = "actor", env: Env
         callbacks=True,
     )
     b, g = (r := run_pair(w, sides))["baseline"], r["genpulse"]
-    off = None
-    if polling and "genpulse" in sides:
-        off = run_pair(replace(w, callbacks=False), ("genpulse",))["genpulse"]
-        r = {**r, "genpulse_callbacks_off": off}
+    r, off = _callbacks_off(r, w, sides, polling)
     floor = max(n * dur / conc, 2 * n / qps)  # concurrency-bound vs one submit + one poll per job at the rate
     res = Result(
         "rate-limit",
