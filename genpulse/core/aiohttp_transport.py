@@ -11,7 +11,8 @@ with the SSRF guard's resolver and per-hop check, the downloads of vendor output
 Failures keep httpx's meaning, on which "submitted at most once" rests (``providers/http.py::transport_error``):
 only a connection that could not be made is ``httpx.ConnectError`` / ``httpx.ConnectTimeout`` (the request was
 never sent); anything after the connection was made (a read timeout, a dropped or garbled reply) is a read or
-protocol error: the vendor may have the request.
+protocol error: the vendor may have the request. aiohttp itself resends a request whose kept-alive connection
+turned out closed only for idempotent methods (GET, DELETE: polls, cancels), never a submit's POST.
 """
 
 from __future__ import annotations
